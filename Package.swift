@@ -1,0 +1,97 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// One settings list, applied to every target (as swift-log and hummingbird do).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Bifocal",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "bifocal", targets: ["bifocal"]),
+        .library(name: "BifocalCore", targets: ["BifocalCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    ],
+    targets: [
+        .target(
+            name: "BifocalCore",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BifocalStore",
+            dependencies: [
+                "BifocalCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BifocalIngest",
+            dependencies: ["BifocalCore"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BifocalServer",
+            dependencies: [
+                "BifocalCore",
+                "BifocalStore",
+                "BifocalIngest",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "bifocal",
+            dependencies: [
+                "BifocalServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BifocalTesting",
+            dependencies: ["BifocalCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BifocalCoreTests",
+            dependencies: ["BifocalCore", "BifocalTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BifocalStoreTests",
+            dependencies: ["BifocalStore", "BifocalCore", "BifocalTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BifocalIngestTests",
+            dependencies: ["BifocalIngest", "BifocalCore", "BifocalTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BifocalServerTests",
+            dependencies: [
+                "BifocalServer", "BifocalStore", "BifocalCore", "BifocalTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)
