@@ -1,3 +1,5 @@
+import Foundation
+
 /// Time as Bifocal stores it: integer microseconds since the Unix epoch, with parsers for
 /// the forms the API accepts (RFC 3339, unix seconds) and durations (`30s`, `5m`, `1h`, `7d`).
 public enum Timestamp {
@@ -154,5 +156,13 @@ public enum Timestamp {
         let d = doy - (153 * mp + 2) / 5 + 1
         let m = mp < 10 ? mp + 3 : mp - 9
         return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+}
+
+extension Timestamp {
+    /// The wall clock, in microseconds since the epoch. Only the edges (server, CLI) read it;
+    /// everything else takes the time as an argument.
+    @Sendable public static func now() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
     }
 }

@@ -1,0 +1,161 @@
+import GRDB
+
+/// The SQLite schema, as named, append-only GRDB migrations. Never edit a shipped migration:
+/// add a new one.
+enum SQLiteSchema {
+    /// The database file's name inside the data folder.
+    static let fileName = "bifocal.sqlite"
+
+    static let recordColumns = [
+        "id", "start", "endpoint", "model", "component", "variant", "instance", "copy", "status",
+        "http_status", "error", "streaming", "input_tokens", "output_tokens", "ttft_ms", "e2e_ms",
+        "queue_ms", "itl", "itl_mean_ms", "itl_max_ms", "finish_reason", "tokens_estimated", "source",
+        "provider", "request_model", "trace_id", "span_id", "tenant", "labels",
+    ]
+
+    static let rollupColumns = [
+        "tier", "bucket", "endpoint", "model", "component", "variant", "tenant",
+        "requests", "client_error", "server_error", "model_error", "timeout", "cancelled",
+        "input_tokens", "output_tokens", "output_requests", "e2e_seconds",
+        "ttft", "itl", "tpot", "e2e", "queue",
+    ]
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-records-rollups") { db in
+            // Counters and retention horizons. `records` is the number of raw records, kept in
+            // the same transactions that insert and delete them (so statistics stay cheap).
+            // `horizon.<tier>` is the latest retention cutoff applied to that tier: buckets
+            // ending at or before it are gone, so queries reaching further back use a coarser tier.
+            try db.execute(sql: """
+                CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;
+                INSERT INTO meta (key, value) VALUES ('records', 0), ('horizon.minute', \(Int64.min)),
+                    ('horizon.hour', \(Int64.min)), ('horizon.day', \(Int64.min));
+
+                -- Raw inference records. Times: integer microseconds since the epoch; durations: ms.
+                -- itl: little-endian Float32 gaps in ms; labels: a JSON object of strings (NULL when empty).
+                CREATE TABLE records (
+                    seq INTEGER PRIMARY KEY,
+                    id TEXT,
+                    start INTEGER NOT NULL,
+                    endpoint TEXT, model TEXT, component TEXT, variant TEXT, instance TEXT, copy TEXT,
+                    status TEXT NOT NULL,
+                    http_status INTEGER, error TEXT, streaming INTEGER,
+                    input_tokens INTEGER, output_tokens INTEGER,
+                    ttft_ms REAL, e2e_ms REAL, queue_ms REAL,
+                    itl BLOB, itl_mean_ms REAL, itl_max_ms REAL,
+                    finish_reason TEXT, tokens_estimated INTEGER NOT NULL,
+                    source TEXT NOT NULL, provider TEXT, request_model TEXT,
+                    trace_id TEXT, span_id TEXT, tenant TEXT, labels TEXT
+                );
+                CREATE UNIQUE INDEX records_id ON records(id) WHERE id IS NOT NULL;
+                CREATE INDEX records_start ON records(start);
+
+                -- Captured texts, apart so that text retention can clear them on their own.
+                CREATE TABLE texts (
+                    record INTEGER PRIMARY KEY REFERENCES records(seq) ON DELETE CASCADE,
+                    start INTEGER NOT NULL,
+                    prompt TEXT, response TEXT, context TEXT, reference TEXT
+                );
+                CREATE INDEX texts_start ON texts(start);
+
+                -- Rollups: tier = bucket length in seconds (60, 3600, 86400); bucket = its start.
+                -- Latency sketches are QuantileSketch.encoded() of seconds; NULL when empty.
+                CREATE TABLE rollups (
+                    tier INTEGER NOT NULL,
+                    bucket INTEGER NOT NULL,
+                    endpoint TEXT NOT NULL, model TEXT NOT NULL, component TEXT NOT NULL,
+                    variant TEXT NOT NULL, tenant TEXT NOT NULL,
+                    requests INTEGER NOT NULL,
+                    client_error INTEGER NOT NULL, server_error INTEGER NOT NULL, model_error INTEGER NOT NULL,
+                    timeout INTEGER NOT NULL, cancelled INTEGER NOT NULL,
+                    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, output_requests INTEGER NOT NULL,
+                    e2e_seconds REAL NOT NULL,
+                    ttft BLOB, itl BLOB, tpot BLOB, e2e BLOB, queue BLOB,
+                    PRIMARY KEY (tier, bucket, endpoint, model, component, variant, tenant)
+                ) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+
+    static let insertRecordSQL =
+        "INSERT OR IGNORE INTO records (\(recordColumns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: recordColumns.count).joined(separator: ", ")))"
+
+    static let insertTextsSQL =
+        "INSERT INTO texts (record, start, prompt, response, context, reference) VALUES (?, ?, ?, ?, ?, ?)"
+
+    static let upsertRollupSQL =
+        "INSERT OR REPLACE INTO rollups (\(rollupColumns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: rollupColumns.count).joined(separator: ", ")))"
+
+    static let selectRollupSQL = """
+        SELECT \(rollupColumns[7...].joined(separator: ", ")) FROM rollups
+        WHERE tier = ? AND bucket = ? AND endpoint = ? AND model = ? AND component = ? AND variant = ? AND tenant = ?
+        """
+}
+
+/// Compact encodings of the record fields that are not scalars.
+enum RecordEncoding {
+    /// Labels as a JSON object with sorted keys, into `out` (cleared first).
+    static func labelsJSON(_ labels: [String: String], into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        if labels.count == 1, let (key, value) = labels.first {
+            appendJSONString(key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            appendJSONString(value, to: &out)
+            out.append(UInt8(ascii: "}"))
+            return
+        }
+        for key in labels.keys.sorted() {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            appendJSONString(key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            appendJSONString(labels[key]!, to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    static func appendJSONString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(b)
+            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(b)
+            case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
+            case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
+            case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
+            case 0..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+                out.append(hex[Int(b >> 4)])
+                out.append(hex[Int(b & 0xF)])
+            default: out.append(b)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Inter-token gaps as little-endian Float32 milliseconds, into `out` (cleared first).
+    static func itlBlob(_ gaps: [Double], into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        out.reserveCapacity(gaps.count * 4)
+        for g in gaps {
+            let bits = Float(g).bitPattern.littleEndian
+            withUnsafeBytes(of: bits) { out.append(contentsOf: $0) }
+        }
+    }
+
+    static func itlGaps(_ bytes: UnsafeRawBufferPointer) -> [Double] {
+        let n = bytes.count / 4
+        var gaps: [Double] = []
+        gaps.reserveCapacity(n)
+        for k in 0..<n {
+            let bits = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: k * 4, as: UInt32.self))
+            gaps.append(Double(Float(bitPattern: bits)))
+        }
+        return gaps
+    }
+}

@@ -1,0 +1,418 @@
+public import BifocalCore
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// The embedded store: one SQLite file (WAL, `synchronous=FULL`) in the data folder, owned by
+/// one process through an `flock` on `bifocal.lock`.
+///
+/// Raw records go to `records` (texts apart in `texts`), and every insert updates minute, hour
+/// and day rollups per (endpoint, model, component, variant, tenant) in the same transaction, so
+/// an acknowledged batch is durable and complete, and a failed one leaves nothing behind.
+/// Signal queries read rollups, and scan raw records only for labels rollups do not keep.
+///
+/// Query conventions (see `query(_:)`): range points start at `from` floored to a multiple of
+/// `step`; an instant query's single point is stamped `at - window` (the start of the interval it
+/// covers, as `SignalPoint.time` says).
+public final class SQLiteStore: Store {
+    /// The configuration the store was opened with.
+    public let configuration: StoreConfiguration
+    /// The SQLite file's path.
+    public let databasePath: String
+
+    /// The database file's name inside the data folder.
+    public static let databaseFileName = SQLiteSchema.fileName
+    /// The lock file's name inside the data folder.
+    public static let lockFileName = FolderLock.fileName
+
+    let pool: DatabasePool
+    private let lock: FolderLock
+    let writer: WriterState
+    private let closedMutex = PthreadMutex()
+    nonisolated(unsafe) private var closed = false
+
+    private init(configuration: StoreConfiguration, databasePath: String, pool: DatabasePool, lock: FolderLock) {
+        self.configuration = configuration
+        self.databasePath = databasePath
+        self.pool = pool
+        self.lock = lock
+        self.writer = WriterState(configuration: configuration)
+    }
+
+    /// Opens (creating when missing) the store in `configuration.directory`, takes the folder's
+    /// lock and migrates the schema. Throws `StoreError` with code `.locked` when another process
+    /// (or another open store in this one) holds the folder, `.incompatible` when the database was
+    /// written by a newer version, `.io` otherwise.
+    public static func open(_ configuration: StoreConfiguration) throws -> SQLiteStore {
+        let directory = configuration.directory
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError(code: .io, message: "cannot create data folder \(directory)", cause: error)
+        }
+        let lock = try FolderLock(directory: directory)
+        let path = (directory as NSString).appendingPathComponent(SQLiteSchema.fileName)
+        do {
+            var config = Configuration()
+            config.label = "bifocal"
+            config.prepareDatabase { db in
+                // A 2xx means committed to disk: fsync the WAL on every commit.
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                try db.execute(sql: "PRAGMA cache_size = -16384")
+            }
+            let pool = try DatabasePool(path: path, configuration: config)
+            try pool.writeWithoutTransaction { db in
+                // auto_vacuum can only be chosen before the first table exists; INCREMENTAL lets
+                // the size cap give pages back to the file system. The database is already in WAL
+                // mode (its header is written), so the change takes a VACUUM of the empty file.
+                let tables = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
+                if tables == 0 {
+                    try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+                    try db.execute(sql: "VACUUM")
+                }
+                if try SQLiteSchema.migrator.hasBeenSuperseded(db) {
+                    throw StoreError(code: .incompatible, message: "database \(path) was written by a newer version of Bifocal")
+                }
+            }
+            try SQLiteSchema.migrator.migrate(pool)
+            return SQLiteStore(configuration: configuration, databasePath: path, pool: pool, lock: lock)
+        } catch let error as StoreError {
+            lock.release()
+            throw error
+        } catch {
+            lock.release()
+            throw StoreError(code: .io, message: "cannot open database \(path)", cause: error)
+        }
+    }
+
+    private func ensureOpen() throws {
+        let isClosed = closedMutex.locked { closed }
+        if isClosed { throw StoreError(code: .io, message: "store \(databasePath) is closed") }
+    }
+
+    /// Runs `body`, turning database failures into `StoreError(.io)` (query errors pass through).
+    private func guarded<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
+        try ensureOpen()
+        do {
+            return try await body()
+        } catch let error as StoreError {
+            throw error
+        } catch let error as QueryError {
+            throw error
+        } catch {
+            throw StoreError(code: .io, message: "\(what) failed on \(databasePath)", cause: error)
+        }
+    }
+
+    // MARK: Store
+
+    /// Stores the batch and updates rollups in one transaction; returns once it is on disk.
+    /// Records whose id is already stored (or repeated earlier in the batch) are reported in
+    /// `duplicates` and neither stored nor counted in rollups.
+    public func insert(_ records: [InferenceRecord]) async throws -> SinkOutcome {
+        guard !records.isEmpty else { return SinkOutcome(accepted: 0) }
+        // Aggregate the batch into minute rollup deltas before queueing for the writer, so that
+        // this work runs on the caller's thread, in parallel with other batches' SQLite work.
+        let deltas = ProcessInfo.processInfo.environment["NODELTA"] == nil ? WriterState.minuteDeltas(records, skipping: []) : [:]
+        return try await guarded("insert") {
+            try await pool.writeWithoutTransaction { [writer] db in
+                try writer.insert(records, deltas: deltas, db)
+            }
+        }
+    }
+
+    /// Answers a record signal query from rollups (or raw records for labels rollups lack).
+    ///
+    /// - Range: points at `floor(from, step) + k * step` while `< to`; each covers `[t, t + step)`.
+    /// - Instant: one point stamped `at - window`, covering `[at - window, at)`.
+    /// - Rollups are read at the finest tier whose retention still covers the query's start;
+    ///   each point is assembled from the coarsest whole buckets (day, hour, minute) that fit in
+    ///   it, so aligned answers are exact at minute resolution. A bucket belongs to the point that
+    ///   contains its start. When only the hour (or day) tier reaches back far enough, the step is
+    ///   rounded up to a multiple of that tier's bucket (coarser points).
+    /// - Grouping or matching on other labels scans raw records (within raw retention) with the
+    ///   exact step, and sets `scannedRawRecords`.
+    public func query(_ query: SignalQuery) async throws -> SignalResult {
+        let plan = try QueryPlanner.validate(query)
+        return try await guarded("query") {
+            try await pool.read { [configuration] db in
+                try QueryExecutor(plan: plan, endpoints: configuration.endpoints).run(db)
+            }
+        }
+    }
+
+    /// Deletes raw records past `rawRetention`, clears texts past `textRetention`, deletes
+    /// rollup buckets that ended before each tier's retention, then (with `maxSizeBytes`) deletes
+    /// the oldest raw records in chunks until the folder's files fit, giving pages back to the
+    /// file system (incremental vacuum + WAL checkpoint(TRUNCATE)).
+    public func enforceRetention(now: Int64) async throws -> RetentionReport {
+        try await guarded("retention") {
+            try await Retention(store: self).run(now: now)
+        }
+    }
+
+    /// Record count (a counter kept in the insert transaction), bytes of the database, WAL and
+    /// shared-memory files, and the oldest record's start.
+    public func statistics() async throws -> StoreStatistics {
+        try await guarded("statistics") {
+            let (count, oldest) = try await pool.read { db -> (Int, Int64?) in
+                let count = try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'records'") ?? 0
+                let oldest = try Int64.fetchOne(db, sql: "SELECT MIN(start) FROM records")
+                return (count, oldest)
+            }
+            return StoreStatistics(records: count, sizeBytes: fileSizes(), oldestRecord: oldest)
+        }
+    }
+
+    /// Closes the database (checkpointing the WAL) and releases the data folder's lock.
+    /// Later calls throw `StoreError(.io)`; closing twice is harmless.
+    public func close() async throws {
+        let wasClosed = closedMutex.locked { () -> Bool in
+            defer { closed = true }
+            return closed
+        }
+        guard !wasClosed else { return }
+        defer { lock.release() }
+        do {
+            try pool.close()
+        } catch {
+            throw StoreError(code: .io, message: "cannot close \(databasePath)", cause: error)
+        }
+    }
+
+    /// Bytes taken by the database file, its WAL and its shared-memory file.
+    func fileSizes() -> Int64 {
+        var total: Int64 = 0
+        for suffix in ["", "-wal", "-shm"] {
+            var info = stat()
+            if stat(databasePath + suffix, &info) == 0 { total += Int64(info.st_size) }
+        }
+        return total
+    }
+
+    /// Database + WAL bytes, what the size cap limits.
+    func capSize() -> Int64 {
+        var total: Int64 = 0
+        for suffix in ["", "-wal"] {
+            var info = stat()
+            if stat(databasePath + suffix, &info) == 0 { total += Int64(info.st_size) }
+        }
+        return total
+    }
+}
+
+/// State of the write path, touched only on the pool's writer queue (GRDB serialises writes):
+/// a cache of the latest rollup rows so that consecutive batches do not re-read and re-decode
+/// them, and scratch buffers for encoding.
+final class WriterState: @unchecked Sendable {
+    let configuration: StoreConfiguration
+    /// Rollup rows as committed, for the buckets being written now.
+    var cache: [RollupKey: RollupValues] = [:]
+    static let cacheLimit = 1024
+    private var scratch: [UInt8] = []
+
+    init(configuration: StoreConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// Minute rollup deltas of a batch, leaving out the records at `skipping` (duplicates).
+    static func minuteDeltas(_ records: [InferenceRecord], skipping: Set<Int>) -> [RollupKey: RollupValues] {
+        var minute: [RollupKey: RollupValues] = [:]
+        for (position, r) in records.enumerated() where skipping.isEmpty || !skipping.contains(position) {
+            minute[RollupKey(tier: .minute, bucket: r.minute, labels: RollupLabels(r)), default: RollupValues()].add(r)
+        }
+        return minute
+    }
+
+    func insert(_ records: [InferenceRecord], deltas: [RollupKey: RollupValues], _ db: Database) throws -> SinkOutcome {
+        var outcome = SinkOutcome(accepted: 0)
+        var written: [RollupKey: RollupValues] = [:]
+        do {
+            try db.inTransaction(.immediate) {
+                outcome = try insertBatch(records, deltas: deltas, db, written: &written)
+                return .commit
+            }
+        } catch {
+            // The transaction rolled back: the cache may hold rows that never reached disk.
+            cache.removeAll()
+            throw error
+        }
+        for (key, values) in written { cache[key] = values }
+        trimCache()
+        return outcome
+    }
+
+    private func insertBatch(_ records: [InferenceRecord], deltas: [RollupKey: RollupValues], _ db: Database, written: inout [RollupKey: RollupValues]) throws -> SinkOutcome {
+        let insert = RawStatement(try db.cachedStatement(sql: SQLiteSchema.insertRecordSQL), db)
+        var texts: RawStatement?
+        var duplicates: [Int] = []
+        var accepted = 0
+        defer { insert.reset() }
+        for position in records.indices {
+            // Every parameter starts NULL: only present fields are bound (fewer C calls).
+            sqlite3_clear_bindings(insert.handle)
+            let r = records[position]
+            if let v = r.id { insert.bind(1, v) }
+            insert.bind(2, r.start)
+            if let v = r.endpoint { insert.bind(3, v) }
+            if let v = r.model { insert.bind(4, v) }
+            if let v = r.component { insert.bind(5, v) }
+            if let v = r.variant { insert.bind(6, v) }
+            if let v = r.instance { insert.bind(7, v) }
+            if let v = r.copy { insert.bind(8, v) }
+            insert.bind(9, r.status.rawValue)
+            if let v = r.httpStatus { insert.bind(10, Int64(v)) }
+            if let v = r.error { insert.bind(11, v) }
+            if let v = r.streaming { insert.bind(12, Int64(v ? 1 : 0)) }
+            if let v = r.inputTokens { insert.bind(13, Int64(v)) }
+            if let v = r.outputTokens { insert.bind(14, Int64(v)) }
+            if let v = r.ttftMs, v.isFinite { insert.bind(15, v) }
+            if let v = r.e2eMs, v.isFinite { insert.bind(16, v) }
+            if let v = r.queueMs, v.isFinite { insert.bind(17, v) }
+            if let gaps = r.itlMs, !gaps.isEmpty {
+                RecordEncoding.itlBlob(gaps, into: &scratch)
+                scratch.withUnsafeBytes { insert.bindBlob(18, $0) }
+            }
+            if let v = r.itlMeanMs, v.isFinite { insert.bind(19, v) }
+            if let v = r.itlMaxMs, v.isFinite { insert.bind(20, v) }
+            if let v = r.finishReason { insert.bind(21, v) }
+            insert.bind(22, Int64(r.tokensEstimated ? 1 : 0))
+            insert.bind(23, r.source.rawValue)
+            if let v = r.provider { insert.bind(24, v) }
+            if let v = r.requestModel { insert.bind(25, v) }
+            if let v = r.traceId { insert.bind(26, v) }
+            if let v = r.spanId { insert.bind(27, v) }
+            if let v = r.tenant { insert.bind(28, v) }
+            if !r.labels.isEmpty {
+                RecordEncoding.labelsJSON(r.labels, into: &scratch)
+                scratch.withUnsafeBytes { bytes in
+                    _ = sqlite3_bind_text(insert.handle, 29, bytes.baseAddress!.assumingMemoryBound(to: CChar.self),
+                                          Int32(bytes.count), RawStatement.transient)
+                }
+            }
+            let before = sqlite3_total_changes64(insert.connection)
+            try insert.run()
+            if sqlite3_total_changes64(insert.connection) == before {
+                // INSERT OR IGNORE skipped it: the only constraint that can is the unique id.
+                duplicates.append(position)
+                continue
+            }
+            accepted += 1
+            if r.prompt != nil || r.response != nil || r.context != nil || r.reference != nil {
+                if texts == nil { texts = RawStatement(try db.cachedStatement(sql: SQLiteSchema.insertTextsSQL), db) }
+                let t = texts!
+                t.bind(1, insert.lastInsertedRowID)
+                t.bind(2, r.start)
+                t.bind(3, r.prompt)
+                t.bind(4, r.response)
+                t.bind(5, r.context)
+                t.bind(6, r.reference)
+                try t.run()
+            }
+        }
+        texts?.reset()
+        if accepted > 0 {
+            try db.execute(sql: "UPDATE meta SET value = value + ? WHERE key = 'records'", arguments: [accepted])
+            // Duplicates are rare: only then are the deltas recomputed without them.
+            let minute = duplicates.isEmpty ? deltas : Self.minuteDeltas(records, skipping: Set(duplicates))
+            if ProcessInfo.processInfo.environment["NOROLL"] == nil { try writeRollups(minute, db, written: &written) }
+        }
+        return SinkOutcome(accepted: accepted, duplicates: duplicates)
+    }
+
+    /// Folds the batch's minute aggregates into hour and day ones, then read-merge-writes each
+    /// touched rollup row once.
+    private func writeRollups(_ minute: [RollupKey: RollupValues], _ db: Database, written: inout [RollupKey: RollupValues]) throws {
+        var hour: [RollupKey: RollupValues] = [:]
+        for (key, values) in minute {
+            let k = RollupKey(tier: .hour, bucket: Timestamp.floor(key.bucket, toMultipleOf: Tier.hour.size), labels: key.labels)
+            hour[k, default: RollupValues()].merge(values)
+        }
+        var day: [RollupKey: RollupValues] = [:]
+        for (key, values) in hour {
+            let k = RollupKey(tier: .day, bucket: Timestamp.floor(key.bucket, toMultipleOf: Tier.day.size), labels: key.labels)
+            day[k, default: RollupValues()].merge(values)
+        }
+        let select = RawStatement(try db.cachedStatement(sql: SQLiteSchema.selectRollupSQL), db)
+        let upsert = RawStatement(try db.cachedStatement(sql: SQLiteSchema.upsertRollupSQL), db)
+        defer {
+            select.reset()
+            upsert.reset()
+        }
+        for tierRows in [minute, hour, day] {
+            for (key, delta) in tierRows {
+                var row: RollupValues
+                if let cached = cache[key] {
+                    row = cached
+                } else {
+                    row = try Self.read(key, select)
+                }
+                row.merge(delta)
+                try Self.write(key, row, upsert)
+                written[key] = row
+            }
+        }
+    }
+
+    private static func bindKey(_ key: RollupKey, _ s: RawStatement) {
+        s.bind(1, key.tier.rawValue)
+        s.bind(2, key.bucket)
+        s.bind(3, key.labels.endpoint)
+        s.bind(4, key.labels.model)
+        s.bind(5, key.labels.component)
+        s.bind(6, key.labels.variant)
+        s.bind(7, key.labels.tenant)
+    }
+
+    private static func read(_ key: RollupKey, _ s: RawStatement) throws -> RollupValues {
+        bindKey(key, s)
+        defer { sqlite3_reset(s.handle) }
+        var v = RollupValues()
+        guard try s.step() else { return v }
+        v.requests = s.int64(0)
+        v.clientErrors = s.int64(1)
+        v.serverErrors = s.int64(2)
+        v.modelErrors = s.int64(3)
+        v.timeouts = s.int64(4)
+        v.cancelled = s.int64(5)
+        v.inputTokens = s.int64(6)
+        v.outputTokens = s.int64(7)
+        v.outputRequests = s.int64(8)
+        v.e2eSeconds = s.double(9)
+        v.ttft = s.sketch(10) ?? QuantileSketch()
+        v.itl = s.sketch(11) ?? QuantileSketch()
+        v.tpot = s.sketch(12) ?? QuantileSketch()
+        v.e2e = s.sketch(13) ?? QuantileSketch()
+        v.queue = s.sketch(14) ?? QuantileSketch()
+        return v
+    }
+
+    private static func write(_ key: RollupKey, _ v: RollupValues, _ s: RawStatement) throws {
+        bindKey(key, s)
+        s.bind(8, v.requests)
+        s.bind(9, v.clientErrors)
+        s.bind(10, v.serverErrors)
+        s.bind(11, v.modelErrors)
+        s.bind(12, v.timeouts)
+        s.bind(13, v.cancelled)
+        s.bind(14, v.inputTokens)
+        s.bind(15, v.outputTokens)
+        s.bind(16, v.outputRequests)
+        s.bind(17, v.e2eSeconds)
+        s.bind(18, sketch: v.ttft)
+        s.bind(19, sketch: v.itl)
+        s.bind(20, sketch: v.tpot)
+        s.bind(21, sketch: v.e2e)
+        s.bind(22, sketch: v.queue)
+        try s.run()
+    }
+
+    /// Keeps the cache small: only each tier's latest two buckets survive a trim.
+    private func trimCache() {
+        guard cache.count > Self.cacheLimit else { return }
+        var latest: [Tier: Int64] = [:]
+        for key in cache.keys { latest[key.tier] = max(latest[key.tier] ?? .min, key.bucket) }
+        cache = cache.filter { key, _ in key.bucket >= latest[key.tier]! - key.tier.size }
+        if cache.count > Self.cacheLimit { cache.removeAll() }
+    }
+}

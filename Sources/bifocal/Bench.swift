@@ -1,0 +1,63 @@
+import ArgumentParser
+import BifocalServer
+import Foundation
+
+/// `bifocal bench`.
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure decode, HTTP ingest and query speed (the figures in BENCHMARKS.md).",
+        discussion: """
+            Build in release mode first: `swift build -c release`, then `.build/release/bifocal bench`. \
+            Each figure is printed with a baseline measured in the same run. Data goes to a temporary \
+            folder that is removed afterwards (or --data DIR, kept).
+            """
+    )
+
+    @Argument(help: "What to measure: decode, ingest, query, or all.")
+    var what: String = "all"
+
+    @Option(name: .long, help: "Records for the HTTP ingest run.")
+    var ingestRecords: Int = 1_000_000
+
+    @Option(name: .long, help: "Concurrent connections for the HTTP ingest run.")
+    var connections: Int = 4
+
+    @Option(name: .long, help: "Records for the query run.")
+    var queryRecords: Int = 1_000_000
+
+    @Option(name: .long, help: "Days the query run's records span.")
+    var days: Int = 1
+
+    @Option(name: .long, help: "Data folder (default: a temporary folder, removed afterwards).")
+    var data: String?
+
+    func run() async throws {
+        guard ["decode", "ingest", "query", "all"].contains(what) else {
+            throw ValidationError("measure decode, ingest, query or all, not \(what)")
+        }
+        #if DEBUG
+        print("warning: this is a debug build; figures mean little. Use `swift build -c release`.")
+        #endif
+        let report: @Sendable (String) -> Void = { say($0) }
+        func folder(_ name: String) throws -> String {
+            if let data { return "\(data)/\(name)" }
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("bifocal-bench-\(name)-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            return path
+        }
+        func cleanup(_ path: String) { if data == nil { try? FileManager.default.removeItem(atPath: path) } }
+        if what == "decode" || what == "all" {
+            try Benchmark.decode(report: report)
+        }
+        if what == "ingest" || what == "all" {
+            let path = try folder("ingest")
+            try await Benchmark.ingest(records: ingestRecords, connections: connections, batchSize: 1000, directory: path, report: report)
+            cleanup(path)
+        }
+        if what == "query" || what == "all" {
+            let path = try folder("query")
+            try await Benchmark.query(records: queryRecords, days: days, directory: path, report: report)
+            cleanup(path)
+        }
+    }
+}
