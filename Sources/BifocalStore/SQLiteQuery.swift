@@ -35,6 +35,11 @@ enum QueryPlanner {
                 throw QueryError(parameter: "match", message: "unknown label \"\(m.name)\" (known: \((RecordLabels.rollup + RecordLabels.raw).joined(separator: ", ")), labels.NAME)")
             }
         }
+        // Free labels are looked up with a quoted JSON path, which cannot hold a double quote.
+        for (parameter, name) in by.map({ ("by", $0) }) + query.matchers.map({ ("match", $0.name) })
+        where name.hasPrefix(RecordLabels.freeLabelPrefix) && name.contains("\"") {
+            throw QueryError(parameter: parameter, message: "label \"\(name)\": free label names cannot contain a double quote")
+        }
         switch query.shape {
         case .range(let from, let to, let step):
             guard step > 0 else { throw QueryError(parameter: "step", message: "step must be positive") }
@@ -114,7 +119,17 @@ struct GroupAccumulator {
 /// Runs a validated query on a read connection.
 struct QueryExecutor {
     let plan: QueryPlan
-    let endpoints: EndpointCatalog
+    let configuration: StoreConfiguration
+
+    var endpoints: EndpointCatalog { configuration.endpoints }
+
+    func retention(_ tier: Tier) -> Int64 {
+        switch tier {
+        case .minute: configuration.minuteRetention
+        case .hour: configuration.hourRetention
+        case .day: configuration.dayRetention
+        }
+    }
 
     var isCost: Bool {
         switch plan.signal {
@@ -245,12 +260,17 @@ struct QueryExecutor {
     func readRollups(_ db: Database) throws -> (PointGrid, [[String]: GroupAccumulator]) {
         let horizons = try Self.horizons(db)
         let queryStart: Int64
+        let queryEnd: Int64
         switch plan.shape {
-        case .range(let from, _, _): queryStart = from
-        case .instant(let at, let window): queryStart = at - window
+        case .range(let from, let to, _): (queryStart, queryEnd) = (from, to)
+        case .instant(let at, let window): (queryStart, queryEnd) = (at - window, at)
         }
-        // A tier covers a time when the bucket holding it has not been deleted by retention.
+        // A tier covers a time when its retention spans from there to the query's end (so that
+        // a window longer than the minute retention uses hours even before retention has run:
+        // answers do not change when it runs) and retention has not deleted the bucket there.
         func covers(_ tier: Tier, _ t: Int64) -> Bool {
+            let (earliest, overflow) = queryEnd.subtractingReportingOverflow(retention(tier))
+            if !overflow, t < earliest { return false }
             let h = horizons[tier] ?? .min
             return h == .min || Timestamp.floor(t, toMultipleOf: tier.size) + tier.size > h
         }
@@ -276,16 +296,9 @@ struct QueryExecutor {
         var groups: [[String]: GroupAccumulator] = [:]
         let columns = valueColumns()
         for tier in usable {
-            // Skip a tier no point can hold a whole bucket of.
-            if tier != finest {
-                var fits = false
-                for p in 0..<min(grid.count, 2) {
-                    let (a, b) = bounds(p)
-                    if Self.ceil(a, tier.size) + tier.size <= b { fits = true }
-                }
-                if !fits { continue }
-            }
             let coarser = usable.filter { $0 > tier }
+            let segments = Self.segments(of: tier, nextCoarser: coarser.last, points: grid.count, bounds: bounds)
+            if segments.isEmpty { continue }
             var select = ["bucket"]
             let byIndex = Int32(select.count)
             select += plan.by
@@ -303,39 +316,74 @@ struct QueryExecutor {
             let s = RawStatement(try db.cachedStatement(sql: sql), db)
             defer { s.reset() }
             s.bind(1, tier.rawValue)
-            s.bind(2, bounds(0).0)
-            s.bind(3, bounds(grid.count - 1).1)
             for (k, m) in plan.matchers.enumerated() { s.bind(Int32(4 + k), m.value) }
 
             let byCount = plan.by.count
             var key: [String] = []
             key.reserveCapacity(byCount)
-            while try s.step() {
-                let bucket = s.int64(0)
-                // Attribute the bucket to the point holding its start, if that point holds it whole
-                // and no coarser bucket in the same point already covers it.
-                guard let p = grid.point(containing: bucket) else { continue }
-                let (a, b) = bounds(p)
-                guard bucket >= a, bucket + tier.size <= b else { continue }
-                var servedCoarser = false
-                for c in coarser {
-                    let cb = Timestamp.floor(bucket, toMultipleOf: c.size)
-                    if cb >= a, cb + c.size <= b { servedCoarser = true; break }
-                }
-                if servedCoarser { continue }
+            for (low, high) in segments {
+                s.bind(2, low)
+                s.bind(3, high)
+                defer { sqlite3_reset(s.handle) }
+                while try s.step() {
+                    let bucket = s.int64(0)
+                    // Attribute the bucket to the point holding its start, if that point holds it
+                    // whole and no coarser bucket in the same point already covers it.
+                    guard let p = grid.point(containing: bucket) else { continue }
+                    let (a, b) = bounds(p)
+                    guard bucket >= a, bucket + tier.size <= b else { continue }
+                    var servedCoarser = false
+                    for c in coarser {
+                        let cb = Timestamp.floor(bucket, toMultipleOf: c.size)
+                        if cb >= a, cb + c.size <= b { servedCoarser = true; break }
+                    }
+                    if servedCoarser { continue }
 
-                key.removeAll(keepingCapacity: true)
-                for k in 0..<byCount { key.append(s.text(byIndex + Int32(k))) }
-                var acc = PointAccumulator()
-                if valueIndex[0] >= 0 { acc.n0 = s.int64(valueIndex[0]) }
-                if valueIndex[1] >= 0 { acc.n1 = s.int64(valueIndex[1]) }
-                if valueIndex[2] >= 0 { acc.x = s.double(valueIndex[2]) }
-                if valueIndex[3] >= 0, let sketch = s.sketch(valueIndex[3]) { acc.sketch = sketch }
-                let cost = isCost ? CostKey(endpoint: s.text(costIndex), model: s.text(costIndex + 1), component: s.text(costIndex + 2)) : nil
-                Self.accumulate(&groups, key, p, acc, cost)
+                    key.removeAll(keepingCapacity: true)
+                    for k in 0..<byCount { key.append(s.text(byIndex + Int32(k))) }
+                    var acc = PointAccumulator()
+                    if valueIndex[0] >= 0 { acc.n0 = s.int64(valueIndex[0]) }
+                    if valueIndex[1] >= 0 { acc.n1 = s.int64(valueIndex[1]) }
+                    if valueIndex[2] >= 0 { acc.x = s.double(valueIndex[2]) }
+                    if valueIndex[3] >= 0, let sketch = s.sketch(valueIndex[3]) { acc.sketch = sketch }
+                    let cost = isCost ? CostKey(endpoint: s.text(costIndex), model: s.text(costIndex + 1), component: s.text(costIndex + 2)) : nil
+                    Self.accumulate(&groups, key, p, acc, cost)
+                }
             }
         }
         return (grid, groups)
+    }
+
+    /// The bucket ranges `[low, high)` a tier must be read over: in each point `[a, b)`, its whole
+    /// buckets that the next coarser tier's whole buckets do not already cover (at most a left
+    /// and a right edge), with adjacent ranges joined.
+    static func segments(of tier: Tier, nextCoarser: Tier?, points: Int, bounds: (Int) -> (Int64, Int64)) -> [(Int64, Int64)] {
+        var result: [(Int64, Int64)] = []
+        func add(_ low: Int64, _ high: Int64) {
+            guard low < high else { return }
+            if let last = result.last, last.1 == low {
+                result[result.count - 1].1 = high
+            } else {
+                result.append((low, high))
+            }
+        }
+        for p in 0..<points {
+            let (a, b) = bounds(p)
+            let low = ceil(a, tier.size)
+            let high = Timestamp.floor(b, toMultipleOf: tier.size)
+            guard low < high else { continue }
+            if let c = nextCoarser {
+                let cLow = ceil(a, c.size)
+                let cHigh = Timestamp.floor(b, toMultipleOf: c.size)
+                if cLow < cHigh {
+                    add(low, min(cLow, high))
+                    add(max(cHigh, low), high)
+                    continue
+                }
+            }
+            add(low, high)
+        }
+        return result
     }
 
     @inline(__always) static func accumulate(_ groups: inout [[String]: GroupAccumulator], _ key: [String], _ p: Int, _ acc: PointAccumulator, _ cost: CostKey?) {

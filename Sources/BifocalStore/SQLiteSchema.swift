@@ -61,7 +61,10 @@ enum SQLiteSchema {
 
                 -- Rollups: tier = bucket length in seconds (60, 3600, 86400); bucket = its start.
                 -- Latency sketches are QuantileSketch.encoded() of seconds; NULL when empty.
+                -- A rowid table (not WITHOUT ROWID): rows with five sketches run to kilobytes and
+                -- stay on one leaf page here, so a batch's update rewrites one page in place.
                 CREATE TABLE rollups (
+                    id INTEGER PRIMARY KEY,
                     tier INTEGER NOT NULL,
                     bucket INTEGER NOT NULL,
                     endpoint TEXT NOT NULL, model TEXT NOT NULL, component TEXT NOT NULL,
@@ -71,9 +74,9 @@ enum SQLiteSchema {
                     timeout INTEGER NOT NULL, cancelled INTEGER NOT NULL,
                     input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, output_requests INTEGER NOT NULL,
                     e2e_seconds REAL NOT NULL,
-                    ttft BLOB, itl BLOB, tpot BLOB, e2e BLOB, queue BLOB,
-                    PRIMARY KEY (tier, bucket, endpoint, model, component, variant, tenant)
-                ) WITHOUT ROWID;
+                    ttft BLOB, itl BLOB, tpot BLOB, e2e BLOB, queue BLOB
+                );
+                CREATE UNIQUE INDEX rollups_key ON rollups(tier, bucket, endpoint, model, component, variant, tenant);
                 """)
         }
         return migrator
@@ -85,11 +88,15 @@ enum SQLiteSchema {
     static let insertTextsSQL =
         "INSERT INTO texts (record, start, prompt, response, context, reference) VALUES (?, ?, ?, ?, ?, ?)"
 
-    static let upsertRollupSQL =
-        "INSERT OR REPLACE INTO rollups (\(rollupColumns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: rollupColumns.count).joined(separator: ", ")))"
+    static let insertRollupSQL =
+        "INSERT INTO rollups (\(rollupColumns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: rollupColumns.count).joined(separator: ", ")))"
+
+    /// Binds the values at 8...22 (as the insert does) and the row id at 23.
+    static let updateRollupSQL =
+        "UPDATE rollups SET \(rollupColumns[7...].enumerated().map { "\($1) = ?\($0 + 8)" }.joined(separator: ", ")) WHERE id = ?23"
 
     static let selectRollupSQL = """
-        SELECT \(rollupColumns[7...].joined(separator: ", ")) FROM rollups
+        SELECT id, \(rollupColumns[7...].joined(separator: ", ")) FROM rollups
         WHERE tier = ? AND bucket = ? AND endpoint = ? AND model = ? AND component = ? AND variant = ? AND tenant = ?
         """
 }

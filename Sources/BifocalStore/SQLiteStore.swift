@@ -59,6 +59,11 @@ public final class SQLiteStore: Store {
                 // A 2xx means committed to disk: fsync the WAL on every commit.
                 try db.execute(sql: "PRAGMA synchronous = FULL")
                 try db.execute(sql: "PRAGMA cache_size = -16384")
+                // Queries read rollup pages through the mapping instead of copying them.
+                try db.execute(sql: "PRAGMA mmap_size = 268435456")
+                // Checkpoint every 64 MiB of WAL rather than 4 MiB: pages that many batches dirty
+                // (index pages, current rollup rows) are copied into the database file once.
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384")
             }
             let pool = try DatabasePool(path: path, configuration: config)
             try pool.writeWithoutTransaction { db in
@@ -113,7 +118,7 @@ public final class SQLiteStore: Store {
         guard !records.isEmpty else { return SinkOutcome(accepted: 0) }
         // Aggregate the batch into minute rollup deltas before queueing for the writer, so that
         // this work runs on the caller's thread, in parallel with other batches' SQLite work.
-        let deltas = ProcessInfo.processInfo.environment["NODELTA"] == nil ? WriterState.minuteDeltas(records, skipping: []) : [:]
+        let deltas = WriterState.minuteDeltas(records, skipping: [])
         return try await guarded("insert") {
             try await pool.writeWithoutTransaction { [writer] db in
                 try writer.insert(records, deltas: deltas, db)
@@ -125,18 +130,20 @@ public final class SQLiteStore: Store {
     ///
     /// - Range: points at `floor(from, step) + k * step` while `< to`; each covers `[t, t + step)`.
     /// - Instant: one point stamped `at - window`, covering `[at - window, at)`.
-    /// - Rollups are read at the finest tier whose retention still covers the query's start;
-    ///   each point is assembled from the coarsest whole buckets (day, hour, minute) that fit in
-    ///   it, so aligned answers are exact at minute resolution. A bucket belongs to the point that
-    ///   contains its start. When only the hour (or day) tier reaches back far enough, the step is
-    ///   rounded up to a multiple of that tier's bucket (coarser points).
+    /// - Rollups are read at the finest tier that covers the query: its retention spans
+    ///   `[from, to)` (so a 30-day window uses hours, minute retention being 2 days) and
+    ///   retention has not yet deleted its bucket at `from`. Each point is assembled from the
+    ///   coarsest whole buckets (day, hour, minute) that fit in it, so aligned answers are exact
+    ///   at minute resolution, and a bucket belongs to the point that contains its start. When
+    ///   the finest covering tier is hours (or days), the step is rounded up to a multiple of
+    ///   that bucket: points are coarser than asked, and their times show it.
     /// - Grouping or matching on other labels scans raw records (within raw retention) with the
     ///   exact step, and sets `scannedRawRecords`.
     public func query(_ query: SignalQuery) async throws -> SignalResult {
         let plan = try QueryPlanner.validate(query)
         return try await guarded("query") {
             try await pool.read { [configuration] db in
-                try QueryExecutor(plan: plan, endpoints: configuration.endpoints).run(db)
+                try QueryExecutor(plan: plan, configuration: configuration).run(db)
             }
         }
     }
@@ -201,13 +208,19 @@ public final class SQLiteStore: Store {
     }
 }
 
+/// A rollup row as stored: its row id (nil before its first write) and its values.
+struct StoredRollup {
+    var id: Int64?
+    var values: RollupValues
+}
+
 /// State of the write path, touched only on the pool's writer queue (GRDB serialises writes):
 /// a cache of the latest rollup rows so that consecutive batches do not re-read and re-decode
 /// them, and scratch buffers for encoding.
 final class WriterState: @unchecked Sendable {
     let configuration: StoreConfiguration
-    /// Rollup rows as committed, for the buckets being written now.
-    var cache: [RollupKey: RollupValues] = [:]
+    /// Rollup rows (row id and values) as committed, for the buckets being written now.
+    var cache: [RollupKey: StoredRollup] = [:]
     static let cacheLimit = 1024
     private var scratch: [UInt8] = []
 
@@ -226,7 +239,7 @@ final class WriterState: @unchecked Sendable {
 
     func insert(_ records: [InferenceRecord], deltas: [RollupKey: RollupValues], _ db: Database) throws -> SinkOutcome {
         var outcome = SinkOutcome(accepted: 0)
-        var written: [RollupKey: RollupValues] = [:]
+        var written: [RollupKey: StoredRollup] = [:]
         do {
             try db.inTransaction(.immediate) {
                 outcome = try insertBatch(records, deltas: deltas, db, written: &written)
@@ -242,7 +255,7 @@ final class WriterState: @unchecked Sendable {
         return outcome
     }
 
-    private func insertBatch(_ records: [InferenceRecord], deltas: [RollupKey: RollupValues], _ db: Database, written: inout [RollupKey: RollupValues]) throws -> SinkOutcome {
+    private func insertBatch(_ records: [InferenceRecord], deltas: [RollupKey: RollupValues], _ db: Database, written: inout [RollupKey: StoredRollup]) throws -> SinkOutcome {
         let insert = RawStatement(try db.cachedStatement(sql: SQLiteSchema.insertRecordSQL), db)
         var texts: RawStatement?
         var duplicates: [Int] = []
@@ -315,14 +328,14 @@ final class WriterState: @unchecked Sendable {
             try db.execute(sql: "UPDATE meta SET value = value + ? WHERE key = 'records'", arguments: [accepted])
             // Duplicates are rare: only then are the deltas recomputed without them.
             let minute = duplicates.isEmpty ? deltas : Self.minuteDeltas(records, skipping: Set(duplicates))
-            if ProcessInfo.processInfo.environment["NOROLL"] == nil { try writeRollups(minute, db, written: &written) }
+            try writeRollups(minute, db, written: &written)
         }
         return SinkOutcome(accepted: accepted, duplicates: duplicates)
     }
 
     /// Folds the batch's minute aggregates into hour and day ones, then read-merge-writes each
     /// touched rollup row once.
-    private func writeRollups(_ minute: [RollupKey: RollupValues], _ db: Database, written: inout [RollupKey: RollupValues]) throws {
+    private func writeRollups(_ minute: [RollupKey: RollupValues], _ db: Database, written: inout [RollupKey: StoredRollup]) throws {
         var hour: [RollupKey: RollupValues] = [:]
         for (key, values) in minute {
             let k = RollupKey(tier: .hour, bucket: Timestamp.floor(key.bucket, toMultipleOf: Tier.hour.size), labels: key.labels)
@@ -334,21 +347,27 @@ final class WriterState: @unchecked Sendable {
             day[k, default: RollupValues()].merge(values)
         }
         let select = RawStatement(try db.cachedStatement(sql: SQLiteSchema.selectRollupSQL), db)
-        let upsert = RawStatement(try db.cachedStatement(sql: SQLiteSchema.upsertRollupSQL), db)
+        let insert = RawStatement(try db.cachedStatement(sql: SQLiteSchema.insertRollupSQL), db)
+        let update = RawStatement(try db.cachedStatement(sql: SQLiteSchema.updateRollupSQL), db)
         defer {
             select.reset()
-            upsert.reset()
+            insert.reset()
+            update.reset()
         }
         for tierRows in [minute, hour, day] {
             for (key, delta) in tierRows {
-                var row: RollupValues
-                if let cached = cache[key] {
-                    row = cached
+                var row = try cache[key] ?? Self.read(key, select)
+                row.values.merge(delta)
+                if let id = row.id {
+                    Self.bindValues(row.values, update)
+                    update.bind(23, id)
+                    try update.run()
                 } else {
-                    row = try Self.read(key, select)
+                    Self.bindKey(key, insert)
+                    Self.bindValues(row.values, insert)
+                    try insert.run()
+                    row.id = insert.lastInsertedRowID
                 }
-                row.merge(delta)
-                try Self.write(key, row, upsert)
                 written[key] = row
             }
         }
@@ -364,31 +383,31 @@ final class WriterState: @unchecked Sendable {
         s.bind(7, key.labels.tenant)
     }
 
-    private static func read(_ key: RollupKey, _ s: RawStatement) throws -> RollupValues {
+    private static func read(_ key: RollupKey, _ s: RawStatement) throws -> StoredRollup {
         bindKey(key, s)
         defer { sqlite3_reset(s.handle) }
         var v = RollupValues()
-        guard try s.step() else { return v }
-        v.requests = s.int64(0)
-        v.clientErrors = s.int64(1)
-        v.serverErrors = s.int64(2)
-        v.modelErrors = s.int64(3)
-        v.timeouts = s.int64(4)
-        v.cancelled = s.int64(5)
-        v.inputTokens = s.int64(6)
-        v.outputTokens = s.int64(7)
-        v.outputRequests = s.int64(8)
-        v.e2eSeconds = s.double(9)
-        v.ttft = s.sketch(10) ?? QuantileSketch()
-        v.itl = s.sketch(11) ?? QuantileSketch()
-        v.tpot = s.sketch(12) ?? QuantileSketch()
-        v.e2e = s.sketch(13) ?? QuantileSketch()
-        v.queue = s.sketch(14) ?? QuantileSketch()
-        return v
+        guard try s.step() else { return StoredRollup(id: nil, values: v) }
+        v.requests = s.int64(1)
+        v.clientErrors = s.int64(2)
+        v.serverErrors = s.int64(3)
+        v.modelErrors = s.int64(4)
+        v.timeouts = s.int64(5)
+        v.cancelled = s.int64(6)
+        v.inputTokens = s.int64(7)
+        v.outputTokens = s.int64(8)
+        v.outputRequests = s.int64(9)
+        v.e2eSeconds = s.double(10)
+        v.ttft = s.sketch(11) ?? QuantileSketch()
+        v.itl = s.sketch(12) ?? QuantileSketch()
+        v.tpot = s.sketch(13) ?? QuantileSketch()
+        v.e2e = s.sketch(14) ?? QuantileSketch()
+        v.queue = s.sketch(15) ?? QuantileSketch()
+        return StoredRollup(id: s.int64(0), values: v)
     }
 
-    private static func write(_ key: RollupKey, _ v: RollupValues, _ s: RawStatement) throws {
-        bindKey(key, s)
+    /// Binds the values at 8...22 (the positions of the insert, and of the update's SET).
+    private static func bindValues(_ v: RollupValues, _ s: RawStatement) {
         s.bind(8, v.requests)
         s.bind(9, v.clientErrors)
         s.bind(10, v.serverErrors)
@@ -404,7 +423,6 @@ final class WriterState: @unchecked Sendable {
         s.bind(20, sketch: v.tpot)
         s.bind(21, sketch: v.e2e)
         s.bind(22, sketch: v.queue)
-        try s.run()
     }
 
     /// Keeps the cache small: only each tier's latest two buckets survive a trim.

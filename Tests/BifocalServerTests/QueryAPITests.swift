@@ -70,10 +70,10 @@ struct QueryAPITests {
         ("signal=ttft.p95&match=colour=red", "colour"),
         ("signal=ttft.p95&from=yesterday", "from"),
         ("signal=ttft.p95&step=soon", "step"),
-        ("signal=ttft.p95&from=1764417600&to=1764414000", "from"),
+        ("signal=ttft.p95&from=1795953600&to=1795950000", "from"),
         ("signal=ttft.p95&match=model", "match"),
         ("signal=ttft.p95&frm=1", "frm"),
-        ("signal=ttft.p95&from=0&to=1764417600&step=1s", "points"),
+        ("signal=ttft.p95&from=0&to=1795953600&step=1s", "points"),
     ])
     func badQuestions(query: String, mentions: String) async throws {
         try await withServer { client in

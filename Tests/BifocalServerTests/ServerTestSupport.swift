@@ -9,7 +9,7 @@ import Logging
 import NIOCore
 
 /// A fixed "now" for every in-process server test: 2026-11-29T12:00:00Z.
-let testNow: Int64 = 1_764_417_600_000_000
+let testNow: Int64 = 1_795_953_600_000_000
 
 /// Runs `body` against an in-process server over a fresh data folder.
 func withServer<T: Sendable>(

@@ -168,7 +168,12 @@ struct SQLiteStoreTests {
         #expect(instant.series[0].points == [SignalPoint(time: T.base, value: 8)])
         let rate = try await store.query(SignalQuery(signal: "requests.rate", shape: .instant(at: T.base + 2 * T.minute, window: 2 * T.minute)))
         #expect(approx(rate.values(), [7.0 / 120]))
-        // Nothing stored in the window: no series.
+        // A window longer than the minute retention (2 days) is read from hours: points coarsen.
+        let long = try await store.query(SignalQuery(signal: "requests.count", shape: .range(from: T.base - 3 * T.day, to: T.base + T.hour, step: T.minute)))
+        #expect(long.series[0].points.count == 73)
+        #expect(long.series[0].points.last == SignalPoint(time: T.base, value: 8))
+        #expect(long.series[0].points.first?.value == 0)
+                // Nothing stored in the window: no series.
         let empty = try await store.query(SignalQuery(signal: "requests.count", shape: .range(from: T.base + T.day, to: T.base + T.day + T.hour, step: T.minute)))
         #expect(empty.series.isEmpty)
         // Matchers on rollup labels; "" matches records without the label.
@@ -197,6 +202,34 @@ struct SQLiteStoreTests {
         let hourCount = try await store.query(SignalQuery(signal: "requests.count", shape: .range(from: T.base, to: T.base + T.day, step: T.day)))
         #expect(hourCount.values() == [6])
         #expect(try await store.statistics().records == 6)
+        try await store.close()
+    }
+
+    @Test("concurrent batches all land in rollups exactly once")
+    func concurrentInserts() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try openStore(dir)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<4 {
+                group.addTask {
+                    for b in 0..<10 {
+                        let batch = (0..<100).map { k in
+                            InferenceRecord(id: "w\(worker)-\(b)-\(k)", start: T.base + Int64(k % 3) * T.minute, model: "m\(k % 2)", outputTokens: 2)
+                        }
+                        _ = try await store.insert(batch)
+                        // A retry of the same batch is all duplicates.
+                        #expect(try await store.insert(batch).accepted == 0)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let count = try await store.query(SignalQuery(signal: "requests.count", by: ["model"], shape: .range(from: T.base, to: T.base + 3 * T.minute, step: T.minute)))
+        let total = count.series.flatMap(\.points).compactMap(\.value).reduce(0, +)
+        #expect(total == 4000)
+        let daily = try await store.query(SignalQuery(signal: "tokens.output.rate", shape: .range(from: T.base, to: T.base + T.day, step: T.day)))
+        #expect(approx(daily.values(), [8000.0 / 86400]))
+        #expect(try await store.statistics().records == 4000)
         try await store.close()
     }
 
@@ -282,6 +315,7 @@ struct SQLiteStoreTests {
         #expect(await parameter(SignalQuery(signal: "requests.rate", shape: .range(from: T.base, to: T.base + T.day, step: 1_000_000))) == "step")
         #expect(await parameter(SignalQuery(signal: "requests.rate", shape: .range(from: T.base, to: T.base + 11_000 * T.minute, step: T.minute))) == nil)
         #expect(await parameter(SignalQuery(signal: "requests.rate", shape: .instant(at: T.base, window: 0))) == "window")
+        #expect(await parameter(SignalQuery(signal: "requests.rate", matchers: [LabelMatcher(name: "labels.a\"b", value: "x")], shape: window)) == "match")
         try await store.close()
     }
 
