@@ -39,7 +39,7 @@ public enum Benchmark {
     /// A Codable mirror of the record, for the JSONDecoder baseline.
     struct CodableRecord: Codable {
         var id: String?
-        var start: Double
+        var start: String
         var endpoint, model, component, variant, instance, copy: String?
         var status: String?
         var http_status: Int?
@@ -123,8 +123,11 @@ public enum Benchmark {
             let batches = (total + batchSize - 1) / batchSize
             let pool = min(batches, 200)
             var bodies: [[UInt8]] = []
+            // As live traffic arrives, each batch covers a short stretch of time (here 10 s, so a
+            // batch touches the rollup rows of one or two minutes), consecutive batches following on.
             for b in 0..<pool {
-                bodies.append(RecordEncoder.encodeNDJSON(syntheticRecords(count: batchSize, from: now - 86_400_000_000, to: now, seed: UInt64(b))))
+                let batchStart = now - Int64(pool - b) * 10_000_000
+                bodies.append(RecordEncoder.encodeNDJSON(syntheticRecords(count: batchSize, from: batchStart, to: batchStart + 10_000_000, seed: UInt64(b))))
             }
             // Records are re-sent from the pool with fresh ids by prefixing the id per round.
             let encodedBodies = bodies
