@@ -60,7 +60,7 @@ public final class SQLiteStore: Store {
                 try db.execute(sql: "PRAGMA synchronous = FULL")
                 try db.execute(sql: "PRAGMA cache_size = -16384")
                 // Queries read rollup pages through the mapping instead of copying them.
-                try db.execute(sql: "PRAGMA mmap_size = 268435456")
+                try db.execute(sql: "PRAGMA mmap_size = 67108864")
                 // Checkpoint every 64 MiB of WAL rather than 4 MiB: pages that many batches dirty
                 // (index pages, current rollup rows) are copied into the database file once.
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384")
