@@ -186,7 +186,7 @@ public enum RecordEncoder {
             let fraction = Int(micros - seconds * Timestamp.microsPerSecond)
             let days = Int(Timestamp.floor(seconds, toMultipleOf: 86_400) / 86_400)
             let secondOfDay = Int(seconds - Int64(days) * 86_400)
-            let (y, m, d) = civil(days)
+            let (y, m, d) = Timestamp.civilFromDays(days)
             guard (0...9999).contains(y) else {
                 double(Timestamp.unixSeconds(micros))
                 return
@@ -213,19 +213,6 @@ public enum RecordEncoder {
             }
             out.append(UInt8(ascii: "Z"))
             out.append(UInt8(ascii: "\""))
-        }
-
-        /// (year, month, day) of days since 1970-01-01 (Howard Hinnant's algorithm).
-        func civil(_ days: Int) -> (Int, Int, Int) {
-            let z = days + 719_468
-            let era = (z >= 0 ? z : z - 146_096) / 146_097
-            let doe = z - era * 146_097
-            let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-            let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-            let mp = (5 * doy + 2) / 153
-            let d = doy - (153 * mp + 2) / 5 + 1
-            let m = mp < 10 ? mp + 3 : mp - 9
-            return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
         }
     }
 }

@@ -3,17 +3,6 @@ import BifocalTesting
 import Foundation
 import Testing
 
-/// A small deterministic generator (PrometheusFuzzRandom), so a failing mutation can be replayed.
-struct PrometheusFuzzRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite("Prometheus text parser: fuzzing")
 struct PrometheusParserFuzzTests {
@@ -28,7 +17,7 @@ struct PrometheusParserFuzzTests {
         ("prometheus/1histogram.om.txt", true),
     ]
 
-    static func mutate(_ input: [UInt8], using rng: inout PrometheusFuzzRandom) -> [UInt8] {
+    static func mutate(_ input: [UInt8], using rng: inout SplitMix64) -> [UInt8] {
         var bytes = input
         for _ in 0..<Int.random(in: 1...4, using: &rng) {
             guard !bytes.isEmpty else { break }
@@ -61,7 +50,7 @@ struct PrometheusParserFuzzTests {
     }
 
     @Test func mutatedFixturesNeverCrash() throws {
-        var rng = PrometheusFuzzRandom(state: 0xB1F0CA1)
+        var rng = SplitMix64(state: 0xB1F0CA1)
         for (path, _) in Self.fixtures {
             guard let data = try Fixtures.load(path) else { continue }
             let original = Array(data)
@@ -77,7 +66,7 @@ struct PrometheusParserFuzzTests {
             "# HELP a x\\\\y\\n\n# TYPE a counter\na_total{b=\"\\n\"} 1e3 1000\n# UNIT a x\n# EOF",
             "m{a=\"1\",} NaN -5\nm{ b = \"2\" } +Inf\n",
         ]
-        var rng = PrometheusFuzzRandom(state: 42)
+        var rng = SplitMix64(state: 42)
         for seed in seeds {
             let bytes = Array(seed.utf8)
             // Every prefix, then random mutations.
@@ -87,7 +76,7 @@ struct PrometheusParserFuzzTests {
     }
 
     @Test func randomBytesNeverCrash() {
-        var rng = PrometheusFuzzRandom(state: 7)
+        var rng = SplitMix64(state: 7)
         for _ in 0..<300 {
             let bytes = (0..<Int.random(in: 0...200, using: &rng)).map { _ in
                 Self.interesting.randomElement(using: &rng)!
