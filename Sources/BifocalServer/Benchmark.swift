@@ -12,7 +12,7 @@ import Synchronization
 public enum Benchmark {
     /// Realistic records: a few models on two endpoints, lognormal latencies, ids, labels; no long texts.
     public static func syntheticRecords(count: Int, from: Int64, to: Int64, seed: UInt64, idPrefix: String = "r") -> [InferenceRecord] {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SplitMix64(state: seed)
         let models = ["llama-3-8b", "mistral-7b", "qwen-2.5-14b", "gemma-2-9b"]
         let span = max(1, to - from)
         var records: [InferenceRecord] = []
@@ -20,8 +20,8 @@ public enum Benchmark {
         for i in 0..<count {
             let model = models[Int(rng.next() % UInt64(models.count))]
             let output = 20 + Int(rng.next() % 400)
-            let ttft = 60 + rng.lognormal(mu: 5, sigma: 0.6)
-            let tpot = 8 + rng.lognormal(mu: 2.5, sigma: 0.3)
+            let ttft = 60 + rng.logNormal(mu: 5, sigma: 0.6)
+            let tpot = 8 + rng.logNormal(mu: 2.5, sigma: 0.3)
             let status: RecordStatus = rng.next() % 100 == 0 ? .serverError : .ok
             records.append(InferenceRecord(
                 id: "\(idPrefix)-\(seed)-\(i)",
@@ -29,7 +29,7 @@ public enum Benchmark {
                 endpoint: i % 3 == 0 ? "llm-batch" : "llm-prod", model: model, variant: "v1",
                 instance: "i-\(rng.next() % 4)", status: status, httpStatus: status == .ok ? 200 : 500, streaming: true,
                 inputTokens: 100 + Int(rng.next() % 1500), outputTokens: output, ttftMs: ttft,
-                e2eMs: ttft + tpot * Double(output - 1), queueMs: rng.lognormal(mu: 1, sigma: 1),
+                e2eMs: ttft + tpot * Double(output - 1), queueMs: rng.logNormal(mu: 1, sigma: 1),
                 finishReason: "stop", provider: "vllm", tenant: "team-\(rng.next() % 5)",
                 labels: ["region": "us-east-1", "app": "chat"]))
         }
@@ -176,7 +176,7 @@ public enum Benchmark {
         out.reserveCapacity(body.count + body.count / 50)
         var i = 0
         while i < body.count {
-            if body[i] == needle[0], i + needle.count <= body.count, Array(body[i..<(i + needle.count)]) == needle {
+            if body[i] == needle[0], i + needle.count <= body.count, body[i..<(i + needle.count)].elementsEqual(needle) {
                 out += replacement
                 i += needle.count
             } else {
@@ -251,23 +251,4 @@ public enum Benchmark {
 final class ProgressCounter: Sendable {
     private let value = Mutex(0)
     func add(_ n: Int) -> Int { value.withLock { $0 += n; return $0 } }
-}
-
-/// SplitMix64: fast, seedable, good enough for synthetic data.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    mutating func lognormal(mu: Double, sigma: Double) -> Double {
-        let u1 = max(uniform(), 1e-12)
-        let u2 = uniform()
-        return exp(mu + sigma * sqrt(-2 * log(u1)) * cos(2 * .pi * u2))
-    }
 }

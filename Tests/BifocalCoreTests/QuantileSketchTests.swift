@@ -4,12 +4,6 @@ import Foundation
 import Testing
 
 
-func lognormal(_ rng: inout SplitMix64, mu: Double, sigma: Double) -> Double {
-    let u1 = Double.random(in: Double.ulpOfOne..<1, using: &rng)
-    let u2 = Double.random(in: 0..<1, using: &rng)
-    return exp(mu + sigma * sqrt(-2 * log(u1)) * cos(2 * .pi * u2))
-}
-
 /// Exact percentile with numpy's "lower" method: the value at rank floor(q * (n - 1)).
 func exactQuantile(_ sorted: [Double], _ q: Double) -> Double {
     sorted[Int((q * Double(sorted.count - 1)).rounded(.down))]
@@ -27,7 +21,7 @@ struct QuantileSketchTests {
         var values: [Double] = []
         for _ in 0..<50_000 {
             switch shape {
-            case "lognormal latency": values.append(lognormal(&rng, mu: log(0.25), sigma: 0.8))
+            case "lognormal latency": values.append(rng.logNormal(mu: log(0.25), sigma: 0.8))
             case "uniform": values.append(Double.random(in: 0.001..<30, using: &rng))
             case "heavy tail": values.append(0.01 / pow(Double.random(in: 0.0001..<1, using: &rng), 1.5))
             default: values.append(Double.random(in: 1e-6..<1e-4, using: &rng))
@@ -53,7 +47,7 @@ struct QuantileSketchTests {
         var values: [Double] = []
         for i in 0..<30_000 {
             // Minutes with different centres, as rollups of a day would see.
-            let v = lognormal(&rng, mu: log(0.05 + Double(i % 60) * 0.02), sigma: 0.5)
+            let v = rng.logNormal(mu: log(0.05 + Double(i % 60) * 0.02), sigma: 0.5)
             values.append(v)
             whole.add(v)
             parts[i % 60].add(v)
@@ -74,7 +68,7 @@ struct QuantileSketchTests {
     func encodingRoundTrips() {
         var rng = SplitMix64(state: 7)
         var sketch = QuantileSketch()
-        for _ in 0..<10_000 { sketch.add(lognormal(&rng, mu: log(0.3), sigma: 0.6)) }
+        for _ in 0..<10_000 { sketch.add(rng.logNormal(mu: log(0.3), sigma: 0.6)) }
         sketch.add(0)
         let bytes = sketch.encoded()
         let decoded = QuantileSketch(encoded: bytes)

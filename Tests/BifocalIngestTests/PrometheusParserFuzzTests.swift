@@ -1,3 +1,4 @@
+import BifocalCore
 import BifocalIngest
 import BifocalTesting
 import Foundation

@@ -12,7 +12,7 @@ struct SQLiteStoreTests {
     func quantileAccuracy() async throws {
         let dir = try TemporaryDirectory()
         let store = try openStore(dir)
-        var rng = SeededRandom(seed: 42)
+        var rng = SplitMix64(state: 42)
         // 3 hours of traffic; two models.
         var ttft: [String: [Double]] = ["a": [], "b": []]
         var all: [Double] = []
@@ -239,7 +239,7 @@ struct SQLiteStoreTests {
     func rawLabels() async throws {
         let dir = try TemporaryDirectory()
         let store = try openStore(dir)
-        var rng = SeededRandom(seed: 7)
+        var rng = SplitMix64(state: 7)
         var records: [InferenceRecord] = []
         for k in 0..<3000 {
             let m = k % 3

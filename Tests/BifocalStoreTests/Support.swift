@@ -3,27 +3,6 @@ import BifocalStore
 import BifocalTesting
 import Foundation
 
-/// A small deterministic generator (SplitMix64), so failures reproduce.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// exp(N(mu, sigma)).
-    mutating func logNormal(mu: Double, sigma: Double) -> Double {
-        let u1 = Double.random(in: Double.ulpOfOne..<1, using: &self)
-        let u2 = Double.random(in: 0..<1, using: &self)
-        let z = (-2 * Foundation.log(u1)).squareRoot() * cos(2 * Double.pi * u2)
-        return Foundation.exp(mu + sigma * z)
-    }
-}
-
 enum T {
     static let minute = Timestamp.microsPerMinute
     static let hour = Timestamp.microsPerHour
