@@ -41,7 +41,13 @@ let package = Package(
         ),
         .target(
             name: "BifocalIngest",
-            dependencies: ["BifocalCore"],
+            dependencies: [
+                "BifocalCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -17,13 +17,18 @@ public struct SignalQuery: Sendable, Hashable {
     public var matchers: [LabelMatcher]
     /// Range or instant.
     public var shape: Shape
+    /// For series signals: how the series of one group combine (nil: the signal's default;
+    /// `sum` for an exporter's own families). Record signals ignore it.
+    public var aggregation: SeriesAggregation?
 
     /// Creates a query.
-    public init(signal: String, by: [String] = [], matchers: [LabelMatcher] = [], shape: Shape) {
+    public init(signal: String, by: [String] = [], matchers: [LabelMatcher] = [], shape: Shape,
+                aggregation: SeriesAggregation? = nil) {
         self.signal = signal
         self.by = by
         self.matchers = matchers
         self.shape = shape
+        self.aggregation = aggregation
     }
 }
 
