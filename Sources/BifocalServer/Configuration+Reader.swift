@@ -1,4 +1,5 @@
 public import BifocalCore
+import BifocalIngest
 import BifocalStore
 public import Foundation
 import Yams
@@ -184,10 +185,12 @@ private struct Reader {
     }
 
     mutating func read(_ root: Node, into configuration: inout BifocalConfiguration) {
-        for (key, value) in entries(root, "", known: ["server", "storage", "endpoints"]) {
+        for (key, value) in entries(root, "", known: ["server", "storage", "endpoints", "scrape", "gpu_sampler"]) {
             switch key {
             case "server": readServer(value, into: &configuration)
             case "storage": readStorage(value, into: &configuration)
+            case "scrape": readScrape(value, into: &configuration)
+            case "gpu_sampler": readGPUSampler(value, into: &configuration)
             default: readEndpoints(value, into: &configuration)
             }
         }
@@ -284,5 +287,91 @@ private struct Reader {
             configuration.endpoints.append(spec)
         }
         configuration.storage.endpoints = EndpointCatalog(configuration.endpoints)
+    }
+
+    mutating func labels(_ node: Node, _ path: String) -> [String: String] {
+        var result: [String: String] = [:]
+        guard let mapping = node.mapping else {
+            issue(node, path, "expected a mapping of label names to values")
+            return result
+        }
+        for (key, value) in mapping {
+            let name = key.string ?? ""
+            guard Self.isLabelName(name) else {
+                issue(key, "\(path).\(name)", "not a valid label name (letters, digits and _, not starting with a digit)")
+                continue
+            }
+            if let text = string(value, "\(path).\(name)") { result[name] = text }
+        }
+        return result
+    }
+
+    static func isLabelName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
+        return name.unicodeScalars.allSatisfy { $0 == "_" || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) }
+    }
+
+    mutating func readScrape(_ node: Node, into configuration: inout BifocalConfiguration) {
+        var interval: Int64 = 15 * Timestamp.microsPerSecond
+        var timeout: Int64?
+        var targetNodes: [(Int, Node)] = []
+        for (key, value) in entries(node, "scrape", known: ["interval", "timeout", "targets"]) {
+            let path = "scrape.\(key)"
+            switch key {
+            case "interval": if let v = duration(value, path) { interval = v }
+            case "timeout": if let v = duration(value, path) { timeout = v }
+            default:
+                guard let list = value.sequence else {
+                    issue(value, path, "expected a list of targets (- url: http://host:port/metrics)")
+                    continue
+                }
+                targetNodes = Array(list.enumerated())
+            }
+        }
+        for (index, item) in targetNodes {
+            let path = "scrape.targets[\(index)]"
+            var target = ScrapeTarget(url: "", job: "")
+            var targetInterval = interval
+            var targetTimeout = timeout
+            for (key, value) in entries(item, path, known: ["url", "job", "interval", "timeout", "labels", "endpoint", "model", "instance"]) {
+                let field = "\(path).\(key)"
+                switch key {
+                case "url": target.url = string(value, field) ?? ""
+                case "job": target.job = string(value, field) ?? ""
+                case "interval": if let v = duration(value, field) { targetInterval = v }
+                case "timeout": if let v = duration(value, field) { targetTimeout = v }
+                case "labels": target.labels = labels(value, field)
+                case "endpoint": target.endpoint = string(value, field)
+                case "model": target.model = string(value, field)
+                default: target.instance = string(value, field)
+                }
+            }
+            target.interval = targetInterval
+            // Prometheus' rule: the timeout defaults to 10 s, and never exceeds the interval.
+            target.timeout = targetTimeout ?? min(10 * Timestamp.microsPerSecond, targetInterval)
+            if target.url.isEmpty { issue(item, path, "a target needs a url"); continue }
+            if target.job.isEmpty { target.job = "bifocal_scrape" }
+            if let problem = target.problem { issue(item, path, problem); continue }
+            configuration.scrapeTargets.append(target)
+        }
+    }
+
+    mutating func readGPUSampler(_ node: Node, into configuration: inout BifocalConfiguration) {
+        for (key, value) in entries(node, "gpu_sampler", known: ["enabled", "interval", "command", "labels"]) {
+            let path = "gpu_sampler.\(key)"
+            switch key {
+            case "enabled":
+                guard let text = string(value, path) else { continue }
+                switch text.lowercased() {
+                case "auto": configuration.gpuSampler.mode = .auto
+                case "true", "yes", "on": configuration.gpuSampler.mode = .on
+                case "false", "no", "off": configuration.gpuSampler.mode = .off
+                default: issue(value, path, "expected auto, true or false, got \"\(text)\"")
+                }
+            case "interval": if let v = duration(value, path) { configuration.gpuSampler.interval = v }
+            case "command": if let v = string(value, path) { configuration.gpuSampler.command = v }
+            default: configuration.gpuSampler.labels = labels(value, path)
+            }
+        }
     }
 }

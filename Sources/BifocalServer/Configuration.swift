@@ -1,4 +1,5 @@
 public import BifocalCore
+public import BifocalIngest
 public import BifocalStore
 
 /// Everything `bifocal serve` can be told, with defaults that work with no config file at all.
@@ -19,6 +20,10 @@ public struct BifocalConfiguration: Sendable, Hashable {
     public var retentionInterval: Int64 = Timestamp.microsPerMinute
     /// Endpoints with prices and GPU reservations.
     public var endpoints: [EndpointSpec] = []
+    /// Prometheus/OpenMetrics endpoints to scrape (inference servers, DCGM, node exporter).
+    public var scrapeTargets: [ScrapeTarget] = []
+    /// The local GPU sampler (nvidia-smi).
+    public var gpuSampler = GPUSamplerSettings()
 
     /// The defaults.
     public init() {}
@@ -36,6 +41,9 @@ public struct BifocalConfiguration: Sendable, Hashable {
         }
         if !(0...65535).contains(port) { problems.append("port \(port) is not in 0-65535 (0 picks a free port)") }
         if maxBodyBytes < 1024 { problems.append("server.max_body_bytes must be at least 1024") }
+        for (index, target) in scrapeTargets.enumerated() {
+            if let problem = target.problem { problems.append("scrape.targets[\(index)]: \(problem)") }
+        }
         if storage.textRetention > storage.rawRetention {
             problems.append("storage.retention.texts (\(Timestamp.formatDuration(storage.textRetention))) cannot be longer than storage.retention.raw (\(Timestamp.formatDuration(storage.rawRetention)))")
         }
@@ -49,4 +57,29 @@ extension BifocalConfiguration {
         get { storage.directory }
         set { storage.directory = newValue }
     }
+}
+
+/// When and how the local GPU sampler runs.
+public struct GPUSamplerSettings: Sendable, Hashable {
+    /// Whether to sample: `auto` samples when nvidia-smi works and says once that it does not otherwise.
+    public enum Mode: String, Sendable, Hashable {
+        /// Sample if nvidia-smi is there and sees a GPU; otherwise say so once and stay off.
+        case auto
+        /// Always try (a missing nvidia-smi is logged as an error).
+        case on
+        /// Never sample.
+        case off
+    }
+
+    /// Whether to sample (default `auto`).
+    public var mode: Mode = .auto
+    /// Time between samples, microseconds (default 10 s).
+    public var interval: Int64 = 10 * Timestamp.microsPerSecond
+    /// The nvidia-smi executable (default: found on PATH).
+    public var command: String = "nvidia-smi"
+    /// Labels the GPU series carry (`endpoint`, `instance`); `instance` defaults to the host name.
+    public var labels: [String: String] = [:]
+
+    /// The defaults.
+    public init() {}
 }

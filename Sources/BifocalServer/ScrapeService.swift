@@ -1,0 +1,133 @@
+import AsyncHTTPClient
+import BifocalCore
+import BifocalIngest
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTPCompression
+import ServiceLifecycle
+import Synchronization
+
+/// The latest state of every scrape target, for `GET /api/v1/targets` and `/metrics`.
+final class TargetRegistry: Sendable {
+    struct Entry: Sendable {
+        var target: ScrapeTarget
+        var last: ScrapeReport?
+        var scrapes: Int = 0
+        var failures: Int = 0
+    }
+
+    private let entries: Mutex<[Entry]>
+
+    init(targets: [ScrapeTarget]) {
+        entries = Mutex(targets.map { Entry(target: $0) })
+    }
+
+    func record(_ report: ScrapeReport, forTargetAt index: Int) {
+        entries.withLock {
+            $0[index].last = report
+            $0[index].scrapes += 1
+            if report.health == .down { $0[index].failures += 1 }
+        }
+    }
+
+    var snapshot: [Entry] { entries.withLock { $0 } }
+
+    /// `{"targets":[…]}`, in configuration order.
+    func render() -> [UInt8] {
+        var json = JSONWriter(capacity: 1024)
+        json.raw("{\"targets\":[")
+        for (i, entry) in snapshot.enumerated() {
+            if i > 0 { json.raw(",") }
+            let target = entry.target
+            let last = entry.last
+            json.raw("{\"url\":"); json.string(target.url)
+            json.raw(",\"job\":"); json.string(target.job)
+            json.raw(",\"address\":"); json.string(target.address)
+            json.raw(",\"endpoint\":"); target.endpoint.map { json.string($0) } ?? json.raw("null")
+            json.raw(",\"model\":"); target.model.map { json.string($0) } ?? json.raw("null")
+            json.raw(",\"instance\":"); json.string(target.instance ?? target.host)
+            json.raw(",\"labels\":"); json.stringMap(target.labels)
+            json.raw(",\"interval\":"); json.string(Timestamp.formatDuration(target.interval))
+            json.raw(",\"timeout\":"); json.string(Timestamp.formatDuration(target.timeout))
+            json.raw(",\"health\":"); json.string((last?.health ?? .unknown).rawValue)
+            json.raw(",\"last_scrape\":"); last.map { json.string(Timestamp.formatRFC3339($0.time)) } ?? json.raw("null")
+            json.raw(",\"last_scrape_duration_seconds\":"); json.number(last.map { Double($0.duration) / 1e6 })
+            json.raw(",\"last_error\":"); json.string(last?.error ?? "")
+            json.raw(",\"samples\":"); json.number(last?.samplesScraped ?? 0)
+            json.raw(",\"format\":"); last?.format.map { json.string($0) } ?? json.raw("null")
+            json.raw(",\"scrapes\":"); json.number(entry.scrapes)
+            json.raw(",\"failures\":"); json.number(entry.failures)
+            json.raw("}")
+        }
+        json.raw("]}\n")
+        return json.bytes
+    }
+
+    func add<Context: RequestContext>(to router: Router<Context>) {
+        router.get("/api/v1/targets") { _, _ in Response.json(self.render()) }
+    }
+}
+
+/// Scrapes every configured target on its interval and writes the series into the sink.
+///
+/// Each target runs in its own child task, offset within its interval by a hash of its URL (as
+/// Prometheus spreads its scrapes) so that fifty targets do not all fire at once.
+struct ScrapeService: Service {
+    let targets: [ScrapeTarget]
+    let sink: any SeriesSink
+    let registry: TargetRegistry
+    let clock: @Sendable () -> Int64
+    let logger: Logger
+
+    func run() async throws {
+        let client = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: .init(
+                timeout: .init(connect: .seconds(5)),
+                decompression: .enabled(limit: .size(TargetScraper.maxBodyBytes))
+            )
+        )
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                for (index, target) in targets.enumerated() {
+                    group.addTask { await scrapeLoop(target, index: index, client: client) }
+                }
+            }
+        }
+        try? await client.shutdown()
+    }
+
+    private func scrapeLoop(_ target: ScrapeTarget, index: Int, client: HTTPClient) async {
+        var scraper = TargetScraper(target: target)
+        var hasher = Hasher()
+        hasher.combine(target.url)
+        // A stable offset within the interval. Hasher is seeded per process; that is fine: the
+        // offset only spreads load, it does not need to survive restarts.
+        let offset = Int64(UInt64(bitPattern: Int64(hasher.finalize())) % UInt64(target.interval))
+        let clock = ContinuousClock()
+        var next = clock.now + .microseconds(offset)
+        var wasUp = true
+        while !Task.isCancelled {
+            do { try await Task.sleep(until: next, clock: clock) } catch { return }
+            next = next + .microseconds(target.interval)
+            let (samples, report) = await scraper.scrape(using: client, at: self.clock())
+            registry.record(report, forTargetAt: index)
+            if report.health == .down, wasUp {
+                logger.warning("scrape failed", metadata: ["target": "\(target.url)", "error": "\(report.error ?? "")"])
+            } else if report.health == .up, !wasUp {
+                logger.info("scrape recovered", metadata: ["target": "\(target.url)"])
+            }
+            wasUp = report.health == .up
+            do {
+                _ = try await sink.submit(series: samples)
+            } catch {
+                logger.error("storing scraped series failed", metadata: ["target": "\(target.url)", "error": "\(error)"])
+            }
+            // A scrape slower than its interval skips ticks instead of piling up.
+            let now = clock.now
+            while next < now { next = next + .microseconds(target.interval) }
+        }
+    }
+}
