@@ -41,7 +41,7 @@ public struct ScrapeTarget: Sendable, Hashable {
     public var address: String {
         guard let components = URLComponents(string: url), let host = components.host else { return url }
         let port = components.port ?? (components.scheme == "https" ? 443 : 80)
-        return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        return host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
     /// The URL's host, the default record-side instance.

@@ -32,18 +32,25 @@ public func buildApplication(
     clock: @escaping @Sendable () -> Int64 = Timestamp.now,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let router = buildRouter(configuration: configuration, store: store, clock: clock)
+    let targets = TargetRegistry(targets: configuration.scrapeTargets)
+    let router = buildRouter(configuration: configuration, store: store, targets: targets, clock: clock)
+    var services: [any Service] = [StoreMaintenanceService(store: store, interval: configuration.retentionInterval, clock: clock, logger: logger)]
+    if !configuration.scrapeTargets.isEmpty {
+        services.append(ScrapeService(targets: configuration.scrapeTargets, sink: StoreSeriesSink(store: store),
+                                      registry: targets, clock: clock, logger: logger))
+    }
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "bifocal"),
-        services: [StoreMaintenanceService(store: store, interval: configuration.retentionInterval, clock: clock, logger: logger)],
+        services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger
     )
 }
 
 /// Mounts every route on one router.
-func buildRouter(configuration: BifocalConfiguration, store: any Store, clock: @escaping @Sendable () -> Int64) -> Router<BifocalRequestContext> {
+func buildRouter(configuration: BifocalConfiguration, store: any Store, targets: TargetRegistry,
+                 clock: @escaping @Sendable () -> Int64) -> Router<BifocalRequestContext> {
     let router = Router(context: BifocalRequestContext.self)
     let metrics = SelfMetrics()
     router.add(middleware: RequestCountingMiddleware(metrics: metrics))
@@ -65,6 +72,7 @@ func buildRouter(configuration: BifocalConfiguration, store: any Store, clock: @
     }
     IngestRoutes(sink: StoreRecordSink(store: store), metrics: metrics, maxBodyBytes: configuration.maxBodyBytes).add(to: router)
     QueryRoutes(store: store, clock: clock).add(to: router)
+    targets.add(to: router)
     return router
 }
 

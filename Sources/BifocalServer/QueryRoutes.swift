@@ -30,7 +30,7 @@ struct QueryRoutes {
             }
             return value
         }
-        let known: Set<String> = ["signal", "by", "match", "from", "to", "step", "at", "window", "since"]
+        let known: Set<String> = ["signal", "by", "match", "from", "to", "step", "at", "window", "since", "agg"]
         if let unknown = parameters.first(where: { !known.contains($0.0) }) {
             throw QueryError(parameter: unknown.0, message: "unknown parameter; known are \(known.sorted().joined(separator: ", "))")
         }
@@ -44,6 +44,13 @@ struct QueryRoutes {
             }
             return LabelMatcher(name: String(text[..<eq]), value: String(text[text.index(after: eq)...]))
         }
+        var aggregation: SeriesAggregation?
+        if let agg = try single("agg") {
+            guard let value = SeriesAggregation(rawValue: agg) else {
+                throw QueryError(parameter: "agg", message: "\"\(agg)\" is not one of \(SeriesAggregation.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            aggregation = value
+        }
         let isInstant = !values("at").isEmpty || !values("window").isEmpty
         if isInstant {
             for name in ["from", "to", "step", "since"] where !values(name).isEmpty {
@@ -51,7 +58,7 @@ struct QueryRoutes {
             }
             let at = try time("at") ?? now
             let window = try duration("window") ?? 5 * Timestamp.microsPerMinute
-            return SignalQuery(signal: signal, by: by, matchers: matchers, shape: .instant(at: at, window: window))
+            return SignalQuery(signal: signal, by: by, matchers: matchers, shape: .instant(at: at, window: window), aggregation: aggregation)
         }
         let to = try time("to") ?? now
         let from: Int64
@@ -65,7 +72,7 @@ struct QueryRoutes {
         guard from < to else {
             throw QueryError(parameter: "from", message: "must be before to (\(Timestamp.formatRFC3339(from)) is not before \(Timestamp.formatRFC3339(to)))")
         }
-        return SignalQuery(signal: signal, by: by, matchers: matchers, shape: .range(from: from, to: to, step: step))
+        return SignalQuery(signal: signal, by: by, matchers: matchers, shape: .range(from: from, to: to, step: step), aggregation: aggregation)
     }
 
     /// The answer as the API's JSON.
@@ -97,18 +104,41 @@ struct QueryRoutes {
         return json.bytes
     }
 
-    /// Every signal with its unit and description.
-    static func renderCatalog() -> [UInt8] {
-        var json = JSONWriter(capacity: 8192)
+    /// Every signal with its unit and description, then the series families the store holds.
+    static func renderCatalog(families: [SeriesFamilyInfo]) -> [UInt8] {
+        var json = JSONWriter(capacity: 16384)
         json.raw("{\"signals\":[")
-        for (i, entry) in SignalCatalog.recordSignals.enumerated() {
+        func entry(_ definition: SignalDefinition, source: String, aggregation: SeriesAggregation?, first: Bool) {
+            if !first { json.raw(",") }
+            json.raw("{\"name\":")
+            json.string(definition.name)
+            json.raw(",\"unit\":")
+            json.string(definition.unit.rawValue)
+            json.raw(",\"source\":")
+            json.string(source)
+            if let aggregation {
+                json.raw(",\"aggregation\":")
+                json.string(aggregation.rawValue)
+            }
+            json.raw(",\"description\":")
+            json.string(definition.description)
+            json.raw("}")
+        }
+        for (i, signal) in SignalCatalog.recordSignals.enumerated() {
+            entry(signal.0, source: "records", aggregation: nil, first: i == 0)
+        }
+        for signal in SeriesSignalCatalog.signals {
+            entry(signal.definition, source: "series", aggregation: signal.aggregation, first: false)
+        }
+        json.raw("],\"families\":[")
+        for (i, family) in families.enumerated() {
             if i > 0 { json.raw(",") }
             json.raw("{\"name\":")
-            json.string(entry.0.name)
-            json.raw(",\"unit\":")
-            json.string(entry.0.unit.rawValue)
-            json.raw(",\"source\":\"records\",\"description\":")
-            json.string(entry.0.description)
+            json.string(family.name)
+            json.raw(",\"series\":")
+            json.number(family.series)
+            json.raw(",\"last\":")
+            family.lastSample.map { json.string(Timestamp.formatRFC3339($0)) } ?? json.raw("null")
             json.raw("}")
         }
         json.raw("],\"labels\":{\"rollup\":[")
@@ -122,7 +152,10 @@ struct QueryRoutes {
     func add<Context: RequestContext>(to router: Router<Context>) {
         let store = store
         let clock = clock
-        router.get("/api/v1/signals") { _, _ in Response.json(Self.renderCatalog()) }
+        router.get("/api/v1/signals") { _, _ in
+            let families = try await store.seriesFamilies()
+            return Response.json(Self.renderCatalog(families: families))
+        }
         router.get("/api/v1/query") { request, _ in
             let parameters = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
             do {

@@ -13,7 +13,7 @@ struct Bench: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "What to measure: decode, ingest, query, or all.")
+    @Argument(help: "What to measure: decode, ingest, query, parse, scrape, or all.")
     var what: String = "all"
 
     @Option(name: .long, help: "Records for the HTTP ingest run.")
@@ -28,12 +28,21 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .long, help: "Days the query run's records span.")
     var days: Int = 1
 
+    @Option(name: .long, help: "Scrape targets for the scrape run.")
+    var scrapeTargets: Int = 50
+
+    @Option(name: .long, help: "Scrape interval for the scrape run (5s).")
+    var scrapeInterval: String = "5s"
+
+    @Option(name: .long, help: "How long the scrape run measures (60s).")
+    var scrapeDuration: String = "60s"
+
     @Option(name: .long, help: "Data folder (default: a temporary folder, removed afterwards).")
     var data: String?
 
     func run() async throws {
-        guard ["decode", "ingest", "query", "all"].contains(what) else {
-            throw ValidationError("measure decode, ingest, query or all, not \(what)")
+        guard ["decode", "ingest", "query", "parse", "scrape", "all"].contains(what) else {
+            throw ValidationError("measure decode, ingest, query, parse, scrape or all, not \(what)")
         }
         #if DEBUG
         print("warning: this is a debug build; figures mean little. Use `swift build -c release`.")
@@ -52,6 +61,14 @@ struct Bench: AsyncParsableCommand {
         if what == "ingest" || what == "all" {
             let path = try folder("ingest")
             try await Benchmark.ingest(records: ingestRecords, connections: connections, batchSize: 1000, directory: path, report: report)
+            cleanup(path)
+        }
+        if what == "parse" || what == "all" {
+            try Benchmark.parse(report: report)
+        }
+        if what == "scrape" || what == "all" {
+            let path = try folder("scrape")
+            try await Benchmark.scrape(targets: scrapeTargets, interval: scrapeInterval, duration: scrapeDuration, directory: path, report: report)
             cleanup(path)
         }
         if what == "query" || what == "all" {

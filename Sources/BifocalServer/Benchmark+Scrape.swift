@@ -1,0 +1,127 @@
+import BifocalCore
+import BifocalIngest
+import BifocalStore
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Benchmark {
+    /// A synthetic exposition shaped like a vLLM server's plus a DCGM exporter's (label-heavy
+    /// gauges, counters and histograms), `targetBytes` long. Deterministic.
+    public static func syntheticExposition(targetBytes: Int) -> [UInt8] {
+        var text = ""
+        text.reserveCapacity(targetBytes + 4096)
+        var block = 0
+        let buckets = ["0.001", "0.005", "0.01", "0.02", "0.04", "0.06", "0.08", "0.1", "0.25", "0.5", "0.75", "1.0", "2.5", "5.0", "7.5", "10.0", "+Inf"]
+        while text.utf8.count < targetBytes {
+            let model = "model-\(block)"
+            text += "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.\n# TYPE vllm:num_requests_waiting gauge\n"
+            text += "vllm:num_requests_waiting{engine=\"0\",model_name=\"\(model)\"} \(block % 7).0\n"
+            text += "# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.\n# TYPE vllm:kv_cache_usage_perc gauge\n"
+            text += "vllm:kv_cache_usage_perc{engine=\"0\",model_name=\"\(model)\"} 0.\(block % 97 + 1)\n"
+            text += "# HELP vllm:prompt_tokens_total Number of prefill tokens processed.\n# TYPE vllm:prompt_tokens_total counter\n"
+            text += "vllm:prompt_tokens_total{engine=\"0\",model_name=\"\(model)\"} \(1_234_567 + block * 31).0\n"
+            text += "# HELP vllm:time_to_first_token_seconds Histogram of time to first token in seconds.\n# TYPE vllm:time_to_first_token_seconds histogram\n"
+            var cumulative = 0
+            for (i, le) in buckets.enumerated() {
+                cumulative += (i * 37 + block) % 101
+                text += "vllm:time_to_first_token_seconds_bucket{engine=\"0\",le=\"\(le)\",model_name=\"\(model)\"} \(cumulative).0\n"
+            }
+            text += "vllm:time_to_first_token_seconds_count{engine=\"0\",model_name=\"\(model)\"} \(cumulative).0\n"
+            text += "vllm:time_to_first_token_seconds_sum{engine=\"0\",model_name=\"\(model)\"} \(Double(cumulative) * 0.0731)\n"
+            for gpu in 0..<8 {
+                let labels = "gpu=\"\(gpu)\",UUID=\"GPU-\(String(format: "%08x", gpu * 7919 + block))-1f2e-4c3d-9a8b-7c6d5e4f3a2b\",pci_bus_id=\"00000000:\(String(format: "%02X", gpu + 16)):00.0\",device=\"nvidia\(gpu)\",modelName=\"NVIDIA H100 80GB HBM3\",Hostname=\"gpu-node-\(block)\",DCGM_FI_DRIVER_VERSION=\"550.54.15\""
+                text += "DCGM_FI_DEV_GPU_UTIL{\(labels)} \((gpu * 13 + block) % 100)\n"
+                text += "DCGM_FI_DEV_FB_USED{\(labels)} \(40_000 + gpu * 1111 + block)\n"
+                text += "DCGM_FI_DEV_POWER_USAGE{\(labels)} \(312.5 + Double(gpu))\n"
+            }
+            block += 1
+        }
+        return Array(text.utf8)
+    }
+
+    /// Exposition parsing alone, on one core: bytes per second of the Prometheus text parser,
+    /// against a baseline that only finds the line ends of the same text.
+    public static func parse(report: (String) -> Void) throws {
+        let body = syntheticExposition(targetBytes: 8 * 1024 * 1024)
+        let megabytes = Double(body.count) / 1e6
+        var lines = 0
+        let baseline = rate(records: body.count, repeats: 10) {
+            lines = body.withUnsafeBufferPointer { buffer in
+                var count = 0
+                for byte in buffer where byte == 0x0A { count += 1 }
+                return count
+            }
+        }
+        var samples = 0
+        let ours = try rate(records: body.count, repeats: 10) {
+            samples = try body.withUnsafeBytes { try PrometheusTextParser.parse($0, openMetrics: false).samples.count }
+        }
+        report("parse, \(String(format: "%.1f", megabytes)) MB synthetic vLLM + DCGM exposition (\(lines) lines, \(samples) samples), one core, best of 10:")
+        report(String(format: "  line scan (baseline)                %8.0f MB/s", baseline / 1e6))
+        report(String(format: "  Bifocal PrometheusTextParser        %8.0f MB/s   (%.2fx baseline)", ours / 1e6, ours / baseline))
+    }
+
+    /// CPU time this process has used, in seconds (user + system).
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+            + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    }
+
+    /// The scraper's cost: `targets` targets every `interval`, each serving a vLLM-sized exposition
+    /// from an in-process HTTP server, scraped, parsed, mapped and stored for `duration`.
+    /// The CPU measured includes serving the expositions, so it overstates the scraper's share.
+    public static func scrape(targets: Int, interval intervalText: String, duration durationText: String, directory: String, report: @escaping @Sendable (String) -> Void) async throws {
+        guard let interval = Timestamp.parseDuration(intervalText), let duration = Timestamp.parseDuration(durationText) else {
+            throw ConfigurationError(issues: [.init(path: "bench", message: "scrape interval and duration take durations like 5s or 1m")])
+        }
+        let exposition = syntheticExposition(targetBytes: 24 * 1024)
+        let exporters = Router()
+        exporters.get("/metrics/{n}") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: exposition)))
+        }
+        let ready = AsyncStream<Int>.makeStream()
+        let exporterApp = Application(router: exporters, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                                      onServerRunning: { ready.continuation.yield($0.localAddress?.port ?? 0) },
+                                      logger: Logger(label: "bench-exporter"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await exporterApp.runService() }
+            var port = 0
+            for await p in ready.stream { port = p; break }
+            var configuration = BifocalConfiguration()
+            configuration.port = 0
+            configuration.storage.directory = directory
+            configuration.retentionInterval = 3600 * Timestamp.microsPerSecond
+            configuration.scrapeTargets = (0..<targets).map {
+                ScrapeTarget(url: "http://127.0.0.1:\(port)/metrics/\($0)", job: "vllm", interval: interval,
+                             timeout: min(interval, 10 * Timestamp.microsPerSecond), endpoint: "bench", instance: "node-\($0)")
+            }
+            var logger = Logger(label: "bench")
+            logger.logLevel = .warning
+            let store = try SQLiteStore.open(configuration.storage)
+            let app = buildApplication(configuration: configuration, store: store, logger: logger)
+            group.addTask { try await app.runService() }
+            // Let every target be scraped once (series created, ids cached) before measuring.
+            try await Task.sleep(for: .microseconds(interval + 2_000_000))
+            let cpu0 = cpuSeconds()
+            let wall0 = ContinuousClock.now
+            try await Task.sleep(for: .microseconds(duration))
+            let cpu = cpuSeconds() - cpu0
+            let elapsed = ContinuousClock.now - wall0
+            let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let statistics = try await store.statistics()
+            report("scrape, \(targets) targets every \(Timestamp.formatDuration(interval)), \(exposition.count)-byte vLLM + DCGM exposition each, for \(Timestamp.formatDuration(duration)):")
+            report(String(format: "  process CPU (scraper + exporters serving)  %.2f s over %.1f s = %.2f%% of one core", cpu, wall, cpu / wall * 100))
+            report("  store holds \(statistics.records) records, \(statistics.sizeBytes / 1_048_576) MiB")
+            group.cancelAll()
+        }
+    }
+}
