@@ -39,6 +39,9 @@ public func buildApplication(
         services.append(ScrapeService(targets: configuration.scrapeTargets, sink: StoreSeriesSink(store: store),
                                       registry: targets, clock: clock, logger: logger))
     }
+    if configuration.gpuSampler.mode != .off {
+        services.append(GPUSamplerService(settings: configuration.gpuSampler, sink: StoreSeriesSink(store: store), clock: clock, logger: logger))
+    }
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "bifocal"),

@@ -131,3 +131,29 @@ struct ScrapeService: Service {
         }
     }
 }
+
+/// Runs the local GPU sampler for the server's lifetime.
+///
+/// The sampler returns early when nvidia-smi is not installed (after saying so once); a service
+/// that returns would stop the whole server, so this one then waits for shutdown instead.
+struct GPUSamplerService: Service {
+    let settings: GPUSamplerSettings
+    let sink: any SeriesSink
+    let clock: @Sendable () -> Int64
+    let logger: Logger
+
+    func run() async throws {
+        var labels = settings.labels
+        if labels["instance"] == nil { labels["instance"] = ProcessInfo.processInfo.hostName }
+        let sampler = GPUSampler(sink: sink, interval: .microseconds(settings.interval),
+                                 timeout: .microseconds(min(settings.interval, 10 * Timestamp.microsPerSecond)),
+                                 command: settings.command, labels: labels, logger: logger, now: clock)
+        await cancelWhenGracefulShutdown {
+            try? await sampler.run()
+            if settings.mode == .on, !Task.isCancelled {
+                logger.error("gpu_sampler.enabled is true but GPU sampling stopped (see the message above)")
+            }
+            try? await gracefulShutdown()
+        }
+    }
+}
