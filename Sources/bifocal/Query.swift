@@ -42,6 +42,9 @@ struct Query: AsyncParsableCommand {
     @Option(name: .long, help: "The window of an instant query (default 5m).")
     var window: String?
 
+    @Option(name: .long, help: "For series signals: combine a group's series with sum, mean, max or min (default: the signal's own).")
+    var agg: String?
+
     @Flag(name: .long, help: "Print the server's JSON instead of a table.")
     var json = false
 
@@ -57,15 +60,23 @@ struct Query: AsyncParsableCommand {
             if json { print(String(decoding: data, as: UTF8.self), terminator: ""); return }
             let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
             let signals = object?["signals"] as? [[String: Any]] ?? []
-            print(Table.render(header: ["SIGNAL", "UNIT", "DESCRIPTION"], rows: signals.map {
-                [$0["name"] as? String ?? "", $0["unit"] as? String ?? "", $0["description"] as? String ?? ""]
+            print(Table.render(header: ["SIGNAL", "UNIT", "SOURCE", "DESCRIPTION"], rows: signals.map {
+                [$0["name"] as? String ?? "", $0["unit"] as? String ?? "", $0["source"] as? String ?? "", $0["description"] as? String ?? ""]
             }))
+            let families = object?["families"] as? [[String: Any]] ?? []
+            if !families.isEmpty {
+                print("")
+                print(Table.render(header: ["STORED FAMILY", "SERIES", "LAST SAMPLE"], rows: families.map {
+                    [$0["name"] as? String ?? "", String($0["series"] as? Int ?? 0), $0["last"] as? String ?? "-"]
+                }))
+            }
             return
         }
         guard let signal else { throw ValidationError("name a signal, e.g. `bifocal query ttft.p95 --by model` (or --list)") }
         var parameters: [(String, String)] = [("signal", signal)]
         if let by { parameters.append(("by", by)) }
         parameters += match.map { ("match", $0) }
+        if let agg { parameters.append(("agg", agg)) }
         let now = String(Int(Date().timeIntervalSince1970))
         if at != nil || window != nil {
             parameters.append(("at", at == nil || at == "now" ? now : at!))
