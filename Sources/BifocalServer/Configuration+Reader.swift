@@ -228,13 +228,16 @@ private struct Reader {
             case "max_size": if let v = bytes(value, path) { configuration.storage.maxSizeBytes = v }
             case "retention_interval": if let v = duration(value, path) { configuration.retentionInterval = v }
             default:
-                for (tier, node) in entries(value, path, known: ["raw", "texts", "minute", "hour", "day"]) {
+                for (tier, node) in entries(value, path, known: ["raw", "texts", "minute", "hour", "day", "series_raw", "series_minute", "series_hour"]) {
                     guard let v = duration(node, "\(path).\(tier)") else { continue }
                     switch tier {
                     case "raw": configuration.storage.rawRetention = v
                     case "texts": configuration.storage.textRetention = v
                     case "minute": configuration.storage.minuteRetention = v
                     case "hour": configuration.storage.hourRetention = v
+                    case "series_raw": configuration.storage.seriesRawRetention = v
+                    case "series_minute": configuration.storage.seriesMinuteRetention = v
+                    case "series_hour": configuration.storage.seriesHourRetention = v
                     default: configuration.storage.dayRetention = v
                     }
                 }
