@@ -40,7 +40,15 @@ enum QueryPlanner {
         where name.hasPrefix(RecordLabels.freeLabelPrefix) && name.contains("\"") {
             throw QueryError(parameter: parameter, message: "label \"\(name)\": free label names cannot contain a double quote")
         }
-        switch query.shape {
+        try validateShape(query.shape)
+        let rawScan = (by + query.matchers.map(\.name)).contains { !RecordLabels.rollup.contains($0) }
+        return QueryPlan(definition: definition, signal: signal, by: by, matchers: query.matchers, shape: query.shape, rawScan: rawScan)
+    }
+
+    /// Checks a range or instant shape: a positive step or window, `from` before `to`, at most
+    /// `maxPoints` points per series. Record and series queries share these limits.
+    static func validateShape(_ shape: SignalQuery.Shape) throws {
+        switch shape {
         case .range(let from, let to, let step):
             guard step > 0 else { throw QueryError(parameter: "step", message: "step must be positive") }
             guard from < to else { throw QueryError(parameter: "from", message: "from must be before to") }
@@ -56,8 +64,6 @@ enum QueryPlanner {
                 throw QueryError(parameter: "window", message: "window reaches before the start of time")
             }
         }
-        let rawScan = (by + query.matchers.map(\.name)).contains { !RecordLabels.rollup.contains($0) }
-        return QueryPlan(definition: definition, signal: signal, by: by, matchers: query.matchers, shape: query.shape, rawScan: rawScan)
     }
 }
 

@@ -79,7 +79,64 @@ enum SQLiteSchema {
                 CREATE UNIQUE INDEX rollups_key ON rollups(tier, bucket, endpoint, model, component, variant, tenant);
                 """)
         }
+        migrator.registerMigration("v2-series") { db in
+            // Scraped, sampled and received series. `labels` is the canonical label set: a JSON
+            // object with sorted keys and no empty values ("{}" for none), so that the same set
+            // always maps to the same row and queries can read single labels with `->>`.
+            // `points` counts raw points like `records` counts records; `horizon.series.<tier>`
+            // is the latest retention cutoff applied to that tier (see `horizon.<tier>` above).
+            // Points, minutes and hours are clustered by series, then time, so a query for a
+            // few series reads contiguous pages; series ids are not foreign keys (retention
+            // deletes a series only once it has no rows left, and no check slows inserts).
+            try db.execute(sql: """
+                INSERT INTO meta (key, value) VALUES ('points', 0), ('horizon.series.raw', \(Int64.min)),
+                    ('horizon.series.minute', \(Int64.min)), ('horizon.series.hour', \(Int64.min));
+
+                CREATE TABLE series (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    labels TEXT NOT NULL,
+                    UNIQUE (name, labels)
+                );
+
+                -- Raw points; value NULL: a stale marker (the series ended) or a value that is not
+                -- a finite number.
+                CREATE TABLE series_points (
+                    series_id INTEGER NOT NULL,
+                    time INTEGER NOT NULL,
+                    value REAL,
+                    PRIMARY KEY (series_id, time)
+                ) WITHOUT ROWID;
+
+                -- Downsamples of the finite values: bucket = start of the minute (hour), in microseconds.
+                CREATE TABLE series_minutes (
+                    series_id INTEGER NOT NULL,
+                    bucket INTEGER NOT NULL,
+                    min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL,
+                    PRIMARY KEY (series_id, bucket)
+                ) WITHOUT ROWID;
+                CREATE TABLE series_hours (
+                    series_id INTEGER NOT NULL,
+                    bucket INTEGER NOT NULL,
+                    min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL,
+                    PRIMARY KEY (series_id, bucket)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
+    }
+
+    /// Creates a database file migrated only up to `migration` (as an older Bifocal left it),
+    /// then runs `sql` in it: tests use this to check that `SQLiteStore.open` upgrades old files.
+    static func createDatabase(at path: String, upTo migration: String, sql: String = "") throws {
+        let queue = try DatabaseQueue(path: path)
+        try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+        }
+        try migrator.migrate(queue, upTo: migration)
+        if !sql.isEmpty { try queue.write { db in try db.execute(sql: sql) } }
+        try queue.close()
     }
 
     static let insertRecordSQL =

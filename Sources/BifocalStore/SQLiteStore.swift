@@ -11,6 +11,10 @@ import GRDBSQLite
 /// an acknowledged batch is durable and complete, and a failed one leaves nothing behind.
 /// Signal queries read rollups, and scan raw records only for labels rollups do not keep.
 ///
+/// Series samples (scrapes, GPU sampler, OTLP metrics) go to `series` (one row per name +
+/// labels) and `series_points`, and every insert upserts per-minute and per-hour downsamples
+/// (min, max, sum, count) in the same transaction; series signals read whichever tier answers.
+///
 /// Query conventions (see `query(_:)`): range points start at `from` floored to a multiple of
 /// `step`; an instant query's single point is stamped `at - window` (the start of the interval it
 /// covers, as `SignalPoint.time` says).
@@ -28,6 +32,7 @@ public final class SQLiteStore: Store {
     let pool: DatabasePool
     private let lock: FolderLock
     let writer: WriterState
+    let seriesWriter = SeriesWriter()
     private let closedMutex = PthreadMutex()
     nonisolated(unsafe) private var closed = false
 
@@ -126,7 +131,33 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// Answers a record signal query from rollups (or raw records for labels rollups lack).
+    /// Stores series points and upserts their minute and hour downsamples in one transaction;
+    /// returns once it is on disk, with how many points were stored.
+    ///
+    /// Samples with an empty name are skipped; label values that are empty are dropped (Prometheus
+    /// treats them as absent). A point at a (series, time) already stored (or repeated in the
+    /// batch) is ignored: the first value stays, as Prometheus keeps the first of duplicate
+    /// samples, and downsamples count every point once. Stale markers, other NaNs and infinities
+    /// are stored as NULL ("no value") and left out of downsamples. Out-of-order points are
+    /// added to the minute and hour they belong to.
+    public func insertSeries(_ samples: [SeriesSample]) async throws -> Int {
+        guard !samples.isEmpty else { return 0 }
+        return try await guarded("series insert") {
+            try await pool.writeWithoutTransaction { [seriesWriter] db in
+                try seriesWriter.insert(samples, db)
+            }
+        }
+    }
+
+    /// The stored families with their number of series and latest sample time, by name.
+    public func seriesFamilies() async throws -> [SeriesFamilyInfo] {
+        try await guarded("series families") {
+            try await pool.read { db in try SeriesFamilies.list(db) }
+        }
+    }
+
+    /// Answers a signal query: record signals from rollups (or raw records for labels rollups
+    /// lack), series signals and stored families from series (see "Series signals" below).
     ///
     /// - Range: points at `floor(from, step) + k * step` while `< to`; each covers `[t, t + step)`.
     /// - Instant: one point stamped `at - window`, covering `[at - window, at)`.
@@ -139,7 +170,29 @@ public final class SQLiteStore: Store {
     ///   that bucket: points are coarser than asked, and their times show it.
     /// - Grouping or matching on other labels scans raw records (within raw retention) with the
     ///   exact step, and sets `scannedRawRecords`.
+    ///
+    /// Series signals: a name that is not a record signal is a canonical series signal
+    /// (`SeriesSignalCatalog`, answered even with nothing stored) or a stored family's name;
+    /// anything else throws `QueryError` on `signal`. Any label can be grouped or matched (a
+    /// matcher's "" selects series without the label).
+    /// - Range: each series' mean of its finite points per step, then the group's series
+    ///   combined with `query.aggregation` (default: the catalog's; `sum` for a family). Raw
+    ///   points answer within `seriesRawRetention`, minute downsamples (sum / count) before
+    ///   that, hour downsamples beyond `seriesMinuteRetention`; the step is rounded up to whole
+    ///   minutes (hours) when the start is past raw (minute) retention, as for record rollups.
+    /// - Instant: each series' latest point in `[at - window, at)`; a stale marker there means
+    ///   the series ended and is left out. (Past raw retention, the latest downsample's mean.)
+    /// - `gpus.total`, `gpus.used`, `gpus.free` count `gpu.utilization` series (one per GPU);
+    ///   see `SeriesQueryExecutor.gpus` for how reservations make GPUs used. Unit: the catalog's,
+    ///   `SignalUnit.unknown` for families.
     public func query(_ query: SignalQuery) async throws -> SignalResult {
+        guard SignalCatalog.recordSignal(named: query.signal) != nil else {
+            return try await guarded("query") {
+                try await pool.read { [configuration] db in
+                    try SeriesQueryExecutor(query: query, configuration: configuration).run(db)
+                }
+            }
+        }
         let plan = try QueryPlanner.validate(query)
         return try await guarded("query") {
             try await pool.read { [configuration] db in
@@ -158,16 +211,19 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// Record count (a counter kept in the insert transaction), bytes of the database, WAL and
-    /// shared-memory files, and the oldest record's start.
+    /// Record and point counts (counters kept in the insert transactions), series count, bytes
+    /// of the database, WAL and shared-memory files, and the oldest record's start.
     public func statistics() async throws -> StoreStatistics {
         try await guarded("statistics") {
-            let (count, oldest) = try await pool.read { db -> (Int, Int64?) in
+            var stats = try await pool.read { db -> StoreStatistics in
                 let count = try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'records'") ?? 0
                 let oldest = try Int64.fetchOne(db, sql: "SELECT MIN(start) FROM records")
-                return (count, oldest)
+                let series = try Int.fetchOne(db, sql: "SELECT count(*) FROM series") ?? 0
+                let points = try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'points'") ?? 0
+                return StoreStatistics(records: count, sizeBytes: 0, oldestRecord: oldest, series: series, points: points)
             }
-            return StoreStatistics(records: count, sizeBytes: fileSizes(), oldestRecord: oldest)
+            stats.sizeBytes = fileSizes()
+            return stats
         }
     }
 

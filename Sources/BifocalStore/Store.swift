@@ -16,8 +16,17 @@ public struct StoreConfiguration: Sendable, Hashable {
     public var dayRetention: Int64
     /// A cap on the data folder's size in bytes; the oldest raw records go first. Nil: no cap.
     public var maxSizeBytes: Int64?
-    /// Prices and GPU reservations, for the `cost.*` signals.
+    /// Prices and GPU reservations, for the `cost.*` and `gpus.used` signals.
     public var endpoints: EndpointCatalog
+    /// How long raw series points (scraped, sampled or received) are kept, in microseconds
+    /// (default 24 hours). Queries further back read the minute tier.
+    public var seriesRawRetention: Int64
+    /// How long per-minute series downsamples (min, max, sum, count per series and minute) are
+    /// kept, in microseconds (default 30 days). Queries further back read the hour tier.
+    public var seriesMinuteRetention: Int64
+    /// How long per-hour series downsamples are kept, in microseconds (default 90 days, like
+    /// record hour rollups). Long range queries (30 days at 1 h steps) read them.
+    public var seriesHourRetention: Int64
 
     /// Creates a configuration with the documented defaults.
     public init(
@@ -28,7 +37,10 @@ public struct StoreConfiguration: Sendable, Hashable {
         hourRetention: Int64 = 90 * Timestamp.microsPerDay,
         dayRetention: Int64 = 730 * Timestamp.microsPerDay,
         maxSizeBytes: Int64? = nil,
-        endpoints: EndpointCatalog = EndpointCatalog()
+        endpoints: EndpointCatalog = EndpointCatalog(),
+        seriesRawRetention: Int64 = Timestamp.microsPerDay,
+        seriesMinuteRetention: Int64 = 30 * Timestamp.microsPerDay,
+        seriesHourRetention: Int64 = 90 * Timestamp.microsPerDay
     ) {
         self.directory = directory
         self.rawRetention = rawRetention
@@ -38,6 +50,9 @@ public struct StoreConfiguration: Sendable, Hashable {
         self.dayRetention = dayRetention
         self.maxSizeBytes = maxSizeBytes
         self.endpoints = endpoints
+        self.seriesRawRetention = seriesRawRetention
+        self.seriesMinuteRetention = seriesMinuteRetention
+        self.seriesHourRetention = seriesHourRetention
     }
 }
 
@@ -47,14 +62,24 @@ public struct RetentionReport: Sendable, Hashable {
     public var recordsDeleted: Int
     /// Records whose texts were cleared.
     public var textsCleared: Int
-    /// Rollup rows deleted.
+    /// Record rollup rows deleted.
     public var rollupsDeleted: Int
+    /// Raw series points deleted (age or size cap).
+    public var pointsDeleted: Int
+    /// Series minute and hour downsample rows deleted.
+    public var downsamplesDeleted: Int
+    /// Series deleted because none of their points or downsamples were left.
+    public var seriesDeleted: Int
 
     /// Creates a report.
-    public init(recordsDeleted: Int = 0, textsCleared: Int = 0, rollupsDeleted: Int = 0) {
+    public init(recordsDeleted: Int = 0, textsCleared: Int = 0, rollupsDeleted: Int = 0,
+                pointsDeleted: Int = 0, downsamplesDeleted: Int = 0, seriesDeleted: Int = 0) {
         self.recordsDeleted = recordsDeleted
         self.textsCleared = textsCleared
         self.rollupsDeleted = rollupsDeleted
+        self.pointsDeleted = pointsDeleted
+        self.downsamplesDeleted = downsamplesDeleted
+        self.seriesDeleted = seriesDeleted
     }
 }
 
@@ -66,12 +91,18 @@ public struct StoreStatistics: Sendable, Hashable {
     public var sizeBytes: Int64
     /// Oldest raw record's start, if any.
     public var oldestRecord: Int64?
+    /// Series held (distinct family name + labels).
+    public var series: Int
+    /// Raw series points held (stale markers included; downsample rows not).
+    public var points: Int
 
     /// Creates statistics.
-    public init(records: Int, sizeBytes: Int64, oldestRecord: Int64?) {
+    public init(records: Int, sizeBytes: Int64, oldestRecord: Int64?, series: Int = 0, points: Int = 0) {
         self.records = records
         self.sizeBytes = sizeBytes
         self.oldestRecord = oldestRecord
+        self.series = series
+        self.points = points
     }
 }
 
@@ -118,8 +149,17 @@ public protocol Store: Sendable {
     /// Records whose id is already stored are reported as duplicates and not stored twice.
     func insert(_ records: [InferenceRecord]) async throws -> SinkOutcome
 
-    /// Answers a signal query (see `SignalCatalog`); throws `QueryError` for a question that
-    /// cannot be answered as asked (unknown signal or label, bad range).
+    /// Stores series samples in one transaction; returns once durable, with how many points
+    /// were stored. Samples with an empty name, and repeats of a (series, time) already stored,
+    /// are not stored (the first value stays, as in Prometheus).
+    func insertSeries(_ samples: [SeriesSample]) async throws -> Int
+
+    /// The stored series families, by name, so the API can list what can be queried.
+    func seriesFamilies() async throws -> [SeriesFamilyInfo]
+
+    /// Answers a signal query: a record signal (see `SignalCatalog`), a canonical series signal
+    /// (see `SeriesSignalCatalog`) or a stored family by name. Throws `QueryError` for a question
+    /// that cannot be answered as asked (unknown signal or label, bad range).
     func query(_ query: SignalQuery) async throws -> SignalResult
 
     /// Deletes what has outlived its retention as of `now`, then enforces the size cap.
@@ -142,5 +182,37 @@ public struct StoreRecordSink: RecordSink {
     /// Inserts the records; returns once they are durable.
     public func submit(_ records: [InferenceRecord]) async throws -> SinkOutcome {
         try await store.insert(records)
+    }
+}
+
+/// Adapts a `Store` to the `SeriesSink` seam that scrapers and samplers push into.
+public struct StoreSeriesSink: SeriesSink {
+    let store: any Store
+
+    /// Wraps a store.
+    public init(store: any Store) { self.store = store }
+
+    /// Inserts the samples; returns once they are durable, with how many points were stored.
+    public func submit(series samples: [SeriesSample]) async throws -> Int {
+        try await store.insertSeries(samples)
+    }
+}
+
+/// One stored series family: what `Store.seriesFamilies()` lists.
+public struct SeriesFamilyInfo: Sendable, Hashable {
+    /// The family's name (`gpu.utilization`, `vllm:num_requests_waiting`); query it as a signal.
+    public var name: String
+    /// Distinct label sets stored under the name.
+    public var series: Int
+    /// Time of the latest sample of any of its series (stale markers included), microseconds
+    /// since the epoch. Once retention has removed a series' raw points, the start of its latest
+    /// minute (or hour) downsample stands in; nil when nothing of the family is left.
+    public var lastSample: Int64?
+
+    /// Creates an entry.
+    public init(name: String, series: Int, lastSample: Int64?) {
+        self.name = name
+        self.series = series
+        self.lastSample = lastSample
     }
 }
