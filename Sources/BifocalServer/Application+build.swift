@@ -74,6 +74,8 @@ func buildRouter(configuration: BifocalConfiguration, store: any Store, targets:
                         body: .init(byteBuffer: ByteBuffer(string: text)))
     }
     IngestRoutes(sink: StoreRecordSink(store: store), metrics: metrics, maxBodyBytes: configuration.maxBodyBytes).add(to: router)
+    OTLPRoutes(records: StoreRecordSink(store: store), series: StoreSeriesSink(store: store), metrics: metrics,
+               maxBodyBytes: configuration.maxBodyBytes).add(to: router)
     QueryRoutes(store: store, clock: clock).add(to: router)
     targets.add(to: router)
     return router
