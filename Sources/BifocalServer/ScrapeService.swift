@@ -113,7 +113,6 @@ struct ScrapeService: Service {
             do { try await Task.sleep(until: next, clock: clock) } catch { return }
             next = next + .microseconds(target.interval)
             let (samples, report) = await scraper.scrape(using: client, at: self.clock())
-            registry.record(report, forTargetAt: index)
             if report.health == .down, wasUp {
                 logger.warning("scrape failed", metadata: ["target": "\(target.url)", "error": "\(report.error ?? "")"])
             } else if report.health == .up, !wasUp {
@@ -125,6 +124,8 @@ struct ScrapeService: Service {
             } catch {
                 logger.error("storing scraped series failed", metadata: ["target": "\(target.url)", "error": "\(error)"])
             }
+            // Reported once stored, so a reader of /api/v1/targets can query what the scrape brought.
+            registry.record(report, forTargetAt: index)
             // A scrape slower than its interval skips ticks instead of piling up.
             let now = clock.now
             while next < now { next = next + .microseconds(target.interval) }

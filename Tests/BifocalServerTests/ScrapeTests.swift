@@ -76,11 +76,11 @@ struct ScrapeTests {
                 #expect(targets[0]["instance"] as? String == "i-1")
                 #expect((targets[0]["samples"] as? Int ?? 0) > 50)
 
-                let at = Timestamp.formatRFC3339(testNow + 1)
+                let at = Timestamp.formatRFC3339(testNow + 1_000_000)
                 let own = try await client.get("/api/v1/query?signal=demo_queue&at=\(at)&by=model_name")
                 #expect(own.status == .ok, "\(own.text)")
                 let ownSeries = own.json["series"] as? [[String: Any]] ?? []
-                #expect((ownSeries.first?["points"] as? [[Any]])?.first?[1] as? Double == 42)
+                #expect((ownSeries.first?["points"] as? [[Any]])?.first?[1] as? Double == 42, "\(own.text)")
 
                 let up = try await client.get("/api/v1/query?signal=up&at=\(at)&by=job")
                 let upSeries = up.json["series"] as? [[String: Any]] ?? []
