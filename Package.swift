@@ -94,7 +94,11 @@ let package = Package(
         ),
         .testTarget(
             name: "BifocalIngestTests",
-            dependencies: ["BifocalIngest", "BifocalCore", "BifocalTesting"],
+            dependencies: [
+                "BifocalIngest", "BifocalCore", "BifocalTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Captures", "OTLPCaptures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

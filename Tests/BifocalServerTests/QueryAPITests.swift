@@ -89,8 +89,10 @@ struct QueryAPITests {
         try await withServer { client in
             let response = try await client.get("/api/v1/signals")
             let signals = try #require(response.json["signals"] as? [[String: Any]])
-            #expect(signals.count == SignalCatalog.recordSignals.count)
+            #expect(signals.count == SignalCatalog.recordSignals.count + SeriesSignalCatalog.signals.count)
+            #expect(signals.filter { $0["source"] as? String == "series" }.count == SeriesSignalCatalog.signals.count)
             #expect(signals.allSatisfy { ($0["unit"] as? String)?.isEmpty == false })
+            #expect(response.json["families"] as? [Any] != nil)
         }
     }
 }
