@@ -56,12 +56,20 @@ struct Retention {
     /// Series ids, in chunks of this many per transaction.
     static let seriesChunk = 256
 
-    /// Deletes raw points, minute and hour downsamples past their retention, series by series
-    /// (each a range on the primary key, so no index on time is needed), then the series that
-    /// have nothing left.
+    /// Folds the hours that ended by `now` into hour rows, deletes raw points, minute and hour
+    /// downsamples past their retention, series by series (each a range on the primary key, so
+    /// no index on time is needed), then the series that have nothing left. Minutes not folded
+    /// yet are kept whatever their age.
     private func expireSeries(now: Int64, _ report: inout RetentionReport) async throws {
         let config = store.configuration
-        let cutoffs = SeriesTier.allCases.map { now.subtractingReportingOverflow($0.retention(config)).partialValue }
+        let folded = try await store.pool.writeWithoutTransaction { db -> Int64 in
+            try SeriesWriter.foldHours(until: Timestamp.floor(now, toMultipleOf: Timestamp.microsPerHour), db)
+            return try Int64.fetchOne(db, sql: SeriesSQL.selectFolded) ?? .min
+        }
+        let cutoffs = SeriesTier.allCases.map { tier in
+            let cutoff = now.subtractingReportingOverflow(tier.retention(config)).partialValue
+            return tier == .minute ? min(cutoff, folded) : cutoff
+        }
         let ids = try await store.pool.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM series ORDER BY id") }
         var chunkStart = 0
         repeat {

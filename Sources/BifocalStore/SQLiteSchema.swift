@@ -85,6 +85,9 @@ enum SQLiteSchema {
             // always maps to the same row and queries can read single labels with `->>`.
             // `points` counts raw points like `records` counts records; `horizon.series.<tier>`
             // is the latest retention cutoff applied to that tier (see `horizon.<tier>` above).
+            // `series.hours.folded` (written by the first fold; absent means nothing folded): hours
+            // before it are folded into `series_hours` (by the retention pass, from minute rows);
+            // later hours live only in `series_minutes`.
             // Points, minutes and hours are clustered by series, then time, so a query for a
             // few series reads contiguous pages; series ids are not foreign keys (retention
             // deletes a series only once it has no rows left, and no check slows inserts).

@@ -2,9 +2,16 @@ import BifocalCore
 import GRDB
 import GRDBSQLite
 
-// Series in the SQLite store: the write path (ids cache, raw points, minute and hour
-// downsamples upserted in the insert transaction), the read path for series signals and
+// Series in the SQLite store: the write path (ids cache, raw points, minute downsamples
+// upserted in the insert transaction), the hour fold, the read path for series signals and
 // `gpus.*`, and the family listing. Schema: migration "v2-series" in SQLiteSchema.
+//
+// Why hours are folded rather than upserted with every batch: a scrape of 2,000 series touches
+// one page per series in each table it writes (rows are clustered by series), so a per-batch
+// hour upsert would cost as much as the minute one while changing nothing a query reads for an
+// hour to come. Hours before the fold watermark (`series.hours.folded`) are in `series_hours`;
+// later ones are read from `series_minutes`; points arriving late for a folded hour update its
+// hour row directly, so every point is counted once in each tier.
 
 /// A series' identity as the writer caches it: the family name and labels without empty values.
 /// Dictionary hashing ignores order, so no sorting is needed to look a series up.
@@ -105,6 +112,12 @@ struct BucketKey: Hashable, Comparable {
 }
 
 enum SeriesSQL {
+    static let foldedKey = "series.hours.folded"
+    static let selectFolded = "SELECT value FROM meta WHERE key = '\(foldedKey)'"
+
+    /// The hour holding a bucket (floor, also for negative times).
+    static let hourOfBucket = "bucket - (((bucket % \(Timestamp.microsPerHour)) + \(Timestamp.microsPerHour)) % \(Timestamp.microsPerHour))"
+
     static let insertPoint = "INSERT OR IGNORE INTO series_points (series_id, time, value) VALUES (?, ?, ?)"
     static let selectSeries = "SELECT id FROM series WHERE name = ? AND labels = ?"
     static let insertSeries = "INSERT INTO series (name, labels) VALUES (?, ?)"
@@ -118,6 +131,14 @@ enum SeriesSQL {
             max = max(max, excluded.max), sum = sum + excluded.sum, count = count + excluded.count
         """
     }
+
+    /// One series' minute rows in `[?2, ?3)` folded into hour rows (replacing any: an hour row
+    /// is exactly the sum of its minutes).
+    static let fold = """
+        INSERT OR REPLACE INTO series_hours (series_id, bucket, min, max, sum, count)
+        SELECT series_id, \(hourOfBucket) AS hour, min(min), max(max), sum(sum), sum(count)
+        FROM series_minutes WHERE series_id = ?1 AND bucket >= ?2 AND bucket < ?3 GROUP BY hour
+        """
 }
 
 /// State of the series write path, touched only on the pool's writer queue (GRDB serialises
@@ -178,12 +199,12 @@ final class SeriesWriter: @unchecked Sendable {
             a.id != b.id ? a.id < b.id : (a.time != b.time ? a.time < b.time : a.position < b.position)
         }
 
+        let folded = try Int64.fetchOne(db, sql: SeriesSQL.selectFolded) ?? .min
         let insert = RawStatement(try db.cachedStatement(sql: SeriesSQL.insertPoint), db)
         defer { insert.reset() }
         var minutes: [BucketKey: Downsample] = [:]
         var hours: [BucketKey: Downsample] = [:]
         minutes.reserveCapacity(order.count)
-        hours.reserveCapacity(order.count)
         var stored = 0
         for entry in order {
             let value = samples[entry.position].value
@@ -200,13 +221,15 @@ final class SeriesWriter: @unchecked Sendable {
             guard value.isFinite else { continue }
             let minute = BucketKey(series: entry.id, bucket: Timestamp.floor(entry.time, toMultipleOf: Timestamp.microsPerMinute))
             if minutes[minute] == nil { minutes[minute] = Downsample(value) } else { minutes[minute]!.add(value) }
+            // Only hours already folded take the point now; the fold adds the others later.
+            guard entry.time < folded else { continue }
             let hour = BucketKey(series: entry.id, bucket: Timestamp.floor(entry.time, toMultipleOf: Timestamp.microsPerHour))
             if hours[hour] == nil { hours[hour] = Downsample(value) } else { hours[hour]!.add(value) }
         }
         guard stored > 0 else { return 0 }
         try db.execute(sql: "UPDATE meta SET value = value + ? WHERE key = 'points'", arguments: [stored])
         try upsert(minutes, into: SeriesTier.minute.table!, db)
-        try upsert(hours, into: SeriesTier.hour.table!, db)
+        if !hours.isEmpty { try upsert(hours, into: SeriesTier.hour.table!, db) }
         return stored
     }
 
@@ -222,6 +245,27 @@ final class SeriesWriter: @unchecked Sendable {
             s.bind(5, d.sum)
             s.bind(6, d.count)
             try s.run()
+        }
+    }
+
+    /// Folds the minutes of every hour before `until` (an hour start) that is not folded yet into
+    /// hour rows, and moves the watermark there. Runs on the writer, in the retention pass,
+    /// before minute retention (which never deletes minutes that are not folded).
+    static func foldHours(until: Int64, _ db: Database) throws {
+        let folded = try Int64.fetchOne(db, sql: SeriesSQL.selectFolded) ?? .min
+        guard until > folded else { return }
+        try db.inTransaction(.immediate) {
+            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM series")
+            let s = RawStatement(try db.cachedStatement(sql: SeriesSQL.fold), db)
+            defer { s.reset() }
+            for id in ids {
+                s.bind(1, id)
+                s.bind(2, folded)
+                s.bind(3, until)
+                try s.run()
+            }
+            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [SeriesSQL.foldedKey, until])
+            return .commit
         }
     }
 }
@@ -534,10 +578,10 @@ struct SeriesReader {
     let grid: PointGrid
     let tier: SeriesTier
     let instant: Bool
-    let statement: RawStatement
-    /// The time (bucket) range read: `[low, high)`.
-    let low: Int64
-    let high: Int64
+    /// What to read for one series: statements over `[low, high)`, latest data first (for an
+    /// instant, the first that has a row answers). One part, except for the hour tier: folded
+    /// hours from `series_hours`, the hours after the fold watermark from `series_minutes`.
+    let parts: [(statement: RawStatement, low: Int64, high: Int64)]
 
     init(_ db: Database, shape: SignalQuery.Shape, configuration: StoreConfiguration) throws {
         var horizons: [SeriesTier: Int64] = [:]
@@ -557,6 +601,8 @@ struct SeriesReader {
             return h == .min || Timestamp.floor(t, toMultipleOf: tier.size) + tier.size > h
         }
         let finest = SeriesTier.allCases.first { covers($0, queryStart) } ?? .hour
+        let low: Int64
+        let high: Int64
         switch shape {
         case .range(let from, let to, let step):
             let effective = QueryExecutor.ceil(step, finest.size)
@@ -574,50 +620,65 @@ struct SeriesReader {
             low = Timestamp.floor(at - window, toMultipleOf: tier.size)
             high = at
         }
-        let sql: String
-        switch (tier.table, instant) {
-        case (nil, false):
-            sql = "SELECT time, value, 1 FROM series_points WHERE series_id = ? AND time >= ? AND time < ? AND value IS NOT NULL"
-        case (nil, true):
-            sql = "SELECT time, value, 1 FROM series_points WHERE series_id = ? AND time >= ? AND time < ? ORDER BY time DESC LIMIT 1"
-        case (let table?, false):
-            sql = "SELECT bucket, sum, count FROM \(table) WHERE series_id = ? AND bucket >= ? AND bucket < ?"
-        case (let table?, true):
-            sql = "SELECT bucket, sum, count FROM \(table) WHERE series_id = ? AND bucket >= ? AND bucket < ? ORDER BY bucket DESC LIMIT 1"
+        let order = instant ? " ORDER BY bucket DESC LIMIT 1" : ""
+        func downsamples(_ table: String) throws -> RawStatement {
+            RawStatement(try db.cachedStatement(sql: "SELECT bucket, sum, count FROM \(table) WHERE series_id = ? AND bucket >= ? AND bucket < ?" + order), db)
         }
-        statement = RawStatement(try db.cachedStatement(sql: sql), db)
+        switch tier {
+        case .raw:
+            // Ranges average the finite values; an instant takes the latest point, whatever it is.
+            let sql = instant
+                ? "SELECT time, value, 1 FROM series_points WHERE series_id = ? AND time >= ? AND time < ? ORDER BY time DESC LIMIT 1"
+                : "SELECT time, value, 1 FROM series_points WHERE series_id = ? AND time >= ? AND time < ? AND value IS NOT NULL"
+            parts = [(RawStatement(try db.cachedStatement(sql: sql), db), low, high)]
+        case .minute:
+            parts = [(try downsamples("series_minutes"), low, high)]
+        case .hour:
+            let folded = try Int64.fetchOne(db, sql: SeriesSQL.selectFolded) ?? .min
+            parts = [
+                (try downsamples("series_minutes"), max(low, folded), high),
+                (try downsamples("series_hours"), low, min(high, folded)),
+            ].filter { $0.1 < $0.2 }
+        }
     }
 
     func makeScratch() -> SeriesScratch { SeriesScratch(count: grid.count) }
 
     /// Fills `scratch` with the series' value at each point it has one (scratch must be clear).
     func read(_ id: Int64, into scratch: inout SeriesScratch) throws {
-        let s = statement
-        s.bind(1, id)
-        s.bind(2, low)
-        s.bind(3, high)
-        defer { sqlite3_reset(s.handle) }
-        if instant {
-            // The latest point; NULL (a stale marker, or no finite value) means absent.
-            guard try s.step(), !s.isNull(1) else { return }
-            let count = s.int64(2)
-            guard count > 0 else { return }
-            scratch.value[0] = s.double(1) / Double(count)
-            scratch.touched.append(0)
-            return
-        }
         let t0 = grid.t0
         let step = grid.step
         let n = Int64(grid.count)
-        while try s.step() {
-            let p64 = (s.int64(0) - t0) / step
-            guard p64 >= 0, p64 < n else { continue }
-            let p = Int(p64)
-            if scratch.count[p] == 0 { scratch.touched.append(p) }
-            scratch.sum[p] += s.double(1)
-            scratch.count[p] += s.int64(2)
+        for part in parts {
+            let s = part.statement
+            s.bind(1, id)
+            s.bind(2, part.low)
+            s.bind(3, part.high)
+            defer { sqlite3_reset(s.handle) }
+            if instant {
+                guard try s.step() else { continue }
+                // The latest point; NULL (a stale marker, or no finite value) means absent.
+                let count = s.int64(2)
+                if !s.isNull(1), count > 0 {
+                    scratch.value[0] = s.double(1) / Double(count)
+                    scratch.touched.append(0)
+                }
+                return
+            }
+            while try s.step() {
+                let t = s.int64(0)
+                guard t >= t0 else { continue }
+                let p64 = (t - t0) / step
+                guard p64 < n else { continue }
+                let p = Int(p64)
+                if scratch.count[p] == 0 { scratch.touched.append(p) }
+                scratch.sum[p] += s.double(1)
+                scratch.count[p] += s.int64(2)
+            }
         }
-        for p in scratch.touched { scratch.value[p] = scratch.sum[p] / Double(scratch.count[p]) }
+        if !instant {
+            for p in scratch.touched { scratch.value[p] = scratch.sum[p] / Double(scratch.count[p]) }
+        }
     }
 }
 

@@ -12,8 +12,10 @@ import GRDBSQLite
 /// Signal queries read rollups, and scan raw records only for labels rollups do not keep.
 ///
 /// Series samples (scrapes, GPU sampler, OTLP metrics) go to `series` (one row per name +
-/// labels) and `series_points`, and every insert upserts per-minute and per-hour downsamples
-/// (min, max, sum, count) in the same transaction; series signals read whichever tier answers.
+/// labels) and `series_points`, and every insert upserts per-minute downsamples (min, max, sum,
+/// count) in the same transaction; the retention pass folds each ended hour's minutes into an
+/// hour downsample (late points for a folded hour update it at insert). Series signals read
+/// whichever tier answers.
 ///
 /// Query conventions (see `query(_:)`): range points start at `from` floored to a multiple of
 /// `step`; an instant query's single point is stamped `at - window` (the start of the interval it
@@ -131,15 +133,16 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// Stores series points and upserts their minute and hour downsamples in one transaction;
-    /// returns once it is on disk, with how many points were stored.
+    /// Stores series points and upserts their minute downsamples (and hour ones, for hours
+    /// already folded) in one transaction; returns once it is on disk, with how many points
+    /// were stored.
     ///
     /// Samples with an empty name are skipped; label values that are empty are dropped (Prometheus
     /// treats them as absent). A point at a (series, time) already stored (or repeated in the
     /// batch) is ignored: the first value stays, as Prometheus keeps the first of duplicate
     /// samples, and downsamples count every point once. Stale markers, other NaNs and infinities
     /// are stored as NULL ("no value") and left out of downsamples. Out-of-order points are
-    /// added to the minute and hour they belong to.
+    /// added to the minute (and folded hour) they belong to.
     public func insertSeries(_ samples: [SeriesSample]) async throws -> Int {
         guard !samples.isEmpty else { return 0 }
         return try await guarded("series insert") {
@@ -202,9 +205,12 @@ public final class SQLiteStore: Store {
     }
 
     /// Deletes raw records past `rawRetention`, clears texts past `textRetention`, deletes
-    /// rollup buckets that ended before each tier's retention, then (with `maxSizeBytes`) deletes
-    /// the oldest raw records in chunks until the folder's files fit, giving pages back to the
-    /// file system (incremental vacuum + WAL checkpoint(TRUNCATE)).
+    /// rollup buckets that ended before each tier's retention; folds the series minutes of hours
+    /// ended by `now` into hour downsamples, deletes raw series points, minute and hour
+    /// downsamples past `seriesRawRetention`, `seriesMinuteRetention`, `seriesHourRetention`
+    /// (minutes not yet folded stay), and series with nothing left; then (with `maxSizeBytes`)
+    /// deletes the oldest raw records and raw series points in chunks until the folder's files
+    /// fit, giving pages back to the file system (incremental vacuum + WAL checkpoint(TRUNCATE)).
     public func enforceRetention(now: Int64) async throws -> RetentionReport {
         try await guarded("retention") {
             try await Retention(store: self).run(now: now)

@@ -14,7 +14,8 @@ public struct StoreConfiguration: Sendable, Hashable {
     public var hourRetention: Int64
     /// How long day rollups are kept (default 2 years).
     public var dayRetention: Int64
-    /// A cap on the data folder's size in bytes; the oldest raw records go first. Nil: no cap.
+    /// A cap on the data folder's size in bytes; the oldest raw records and raw series points go
+    /// first (rollups and downsamples stay). Nil: no cap.
     public var maxSizeBytes: Int64?
     /// Prices and GPU reservations, for the `cost.*` and `gpus.used` signals.
     public var endpoints: EndpointCatalog

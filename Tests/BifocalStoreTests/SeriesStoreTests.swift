@@ -57,6 +57,10 @@ struct SeriesStoreTests {
         #expect(now.series[0].points.map(\.time) == [T.base + 2 * T.minute])
         #expect(approx(now.values(), [(0.33 + 0.5) / 2]))
 
+        // A step of an hour reads the hour tier (here, before any fold, the minutes).
+        let hour = try await store.query(range("gpu.utilization", to: T.base + T.hour, step: T.hour))
+        #expect(approx(hour.values(), [(0.215 + 0.5) / 2]))
+
         // Nothing in the window: no group at all, as for records.
         let later = try await store.query(instant("gpu.utilization", at: T.base + T.hour))
         #expect(later.series.isEmpty)
@@ -262,6 +266,34 @@ struct SeriesStoreTests {
         #expect(approx(try await store.query(q).values(), [10.0 / 3]))
         _ = try await store.enforceRetention(now: T.base + 40 * T.day)
         #expect(approx(try await store.query(q).values(), [10.0 / 3]))
+        try await store.close()
+    }
+
+    @Test("hours fold from minutes; the hours after the fold come from minutes; late points reach folded hours")
+    func hourFold() async throws {
+        let dir = try TemporaryDirectory()
+        let store = try openStore(dir)
+        func p(_ minutes: Int64, _ v: Double, _ instance: String = "s1") -> SeriesSample {
+            SeriesSample(name: "batch.running", labels: ["instance": instance], time: T.base + minutes * T.minute, value: v)
+        }
+        // Hour 0: 1 and 3; hour 1: 10; hour 2: 4 and 8 (and one stale marker, not counted).
+        _ = try await store.insertSeries([p(0, 1), p(30, 3), p(70, 10), p(130, 4), p(150, 8), p(0, 5, "s2"),
+                                          .stale(name: "batch.running", labels: ["instance": "s1"], time: T.base + 151 * T.minute)])
+        let q = range("batch.running", by: ["instance"], to: T.base + 3 * T.hour, step: T.hour)
+        let before = try await store.query(q)
+        #expect(before.values(["instance": "s1"]) == [2, 10, 6])
+        // Folding hours 0 and 1 changes no answer.
+        #expect(try await store.enforceRetention(now: T.base + 2 * T.hour + 30 * T.minute) == RetentionReport())
+        #expect(try await store.query(q) == before)
+        // A late point for folded hour 0 counts there, and in its minute.
+        #expect(try await store.insertSeries([p(10, 8)]) == 1)
+        #expect(try await store.query(q).values(["instance": "s1"]) == [4, 10, 6])
+        #expect(try await store.query(range("batch.running", to: T.base + 20 * T.minute, step: 10 * T.minute)).values() == [6, 8])
+        // Long after, with only hour rows left, the same answers.
+        _ = try await store.enforceRetention(now: T.base + 40 * T.day)
+        #expect(try await store.query(q).values(["instance": "s1"]) == [4, 10, 6])
+        #expect(try await store.query(q).values(["instance": "s2"]) == [5, nil, nil])
+        #expect(try await store.query(instant("batch.running", at: T.base + 3 * T.hour, window: 2 * T.hour)).values() == [6])
         try await store.close()
     }
 
