@@ -65,6 +65,9 @@ def exporters(encoding, endpoint, compression):
         from opentelemetry.exporter.otlp.json.http._log_exporter import OTLPLogExporter
         from opentelemetry.exporter.otlp.common.http import Compression as JSONCompression
         comp = JSONCompression(compression)
+    if not endpoint:
+        # As applications do: OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/SIGNAL) and OTEL_EXPORTER_OTLP_COMPRESSION.
+        return OTLPSpanExporter(), OTLPMetricExporter(), OTLPLogExporter()
     return (OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces", compression=comp),
             OTLPMetricExporter(endpoint=f"{endpoint}/v1/metrics", compression=comp),
             OTLPLogExporter(endpoint=f"{endpoint}/v1/logs", compression=comp))

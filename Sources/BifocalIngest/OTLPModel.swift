@@ -3,7 +3,7 @@
 /// for (links, dropped counts, exemplars, schema URLs, entity refs) are skipped while decoding.
 
 /// An attribute value (`opentelemetry.proto.common.v1.AnyValue`).
-public indirect enum OTLPValue: Sendable, Hashable {
+public enum OTLPValue: Sendable, Hashable {
     /// No value set.
     case empty
     /// `string_value`.
@@ -542,5 +542,64 @@ enum OTLPText {
     /// At most 64 characters of a value quoted in a message.
     static func clip(_ text: String) -> String {
         text.count <= 64 ? text : String(text.prefix(64)) + "..."
+    }
+}
+
+/// Attribute keys Bifocal reads or that every SDK sends. The protobuf decoder returns these as
+/// static strings instead of allocating a copy per attribute, and the GenAI mapping finds its
+/// fields by their position here; the first entries follow `OTLPGenAIMapping.Key` exactly.
+enum KnownAttributeKeys {
+    static let names: [String] = [
+        "gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.system", "gen_ai.request.model", "gen_ai.response.model",
+        "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.prompt_tokens", "gen_ai.usage.completion_tokens",
+        "llm.usage.prompt_tokens", "llm.usage.completion_tokens",
+        "gen_ai.response.finish_reasons", "gen_ai.response.finish_reason",
+        "gen_ai.response.time_to_first_chunk", "gen_ai.server.time_to_first_token", "gen_ai.latency.time_to_first_token",
+        "gen_ai.latency.time_in_queue",
+        "gen_ai.request.stream", "gen_ai.is_streaming", "llm.is_streaming",
+        "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions", "gen_ai.prompt", "gen_ai.completion",
+        "error.type", "http.response.status_code", "http.status_code", "server.address", "server.port", "gen_ai.openai.api_base",
+        "llm.request.type", "bifocal.endpoint", "bifocal.tenant", "bifocal.variant",
+        // Sent by nearly every SDK or instrumentation; interned only.
+        "service.name", "service.namespace", "service.instance.id", "service.version", "telemetry.sdk.language", "telemetry.sdk.name",
+        "telemetry.sdk.version", "host.name", "process.pid", "gen_ai.response.id", "gen_ai.request.max_tokens", "gen_ai.request.temperature",
+        "gen_ai.request.top_p", "gen_ai.token.type", "gen_ai.conversation.id", "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.openai.response.system_fingerprint", "openai.response.system_fingerprint", "openai.response.service_tier",
+        "llm.usage.total_tokens", "gen_ai.usage.total_tokens", "http.request.method", "http.route", "url.full",
+    ]
+
+    /// Indices into `names` by UTF-8 length.
+    static let byLength: [[Int32]] = {
+        var table = [[Int32]](repeating: [], count: 64)
+        for (i, name) in names.enumerated() { table[name.utf8.count].append(Int32(i)) }
+        return table
+    }()
+
+    /// Every name's bytes, for comparing without touching `String`.
+    static let bytes: [[UInt8]] = names.map { Array($0.utf8) }
+
+    @inline(__always) static func find(_ key: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard key.count < byLength.count else { return nil }
+        for candidate in byLength[key.count] {
+            let matches = bytes[Int(candidate)].withUnsafeBufferPointer { memcmpEqual($0, key) }
+            if matches { return Int(candidate) }
+        }
+        return nil
+    }
+
+    @inline(__always) static func find(_ key: String) -> Int? {
+        var key = key
+        return key.withUTF8 { find($0) }
+    }
+
+    @inline(__always) static func memcmpEqual(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        // Keys differ mostly near the end (`..._tokens`), so compare from the back.
+        var i = a.count - 1
+        while i >= 0 {
+            if a[i] != b[i] { return false }
+            i -= 1
+        }
+        return true
     }
 }

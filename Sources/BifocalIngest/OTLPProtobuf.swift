@@ -101,7 +101,7 @@ public enum OTLPProtobuf {
         var attribute = OTLPAttribute("", .empty)
         while let (field, wire) = try r.nextField() {
             switch (field, wire) {
-            case (1, .lengthDelimited): attribute.key = try r.readString()
+            case (1, .lengthDelimited): attribute.key = try r.readKey()
             case (2, .lengthDelimited):
                 attribute.value = try Self.field(&r, "value") { (s: inout ProtobufReader) throws(OTLPDecodingError) in try anyValue(&s, depth: depth) }
             default: try r.skip(wire, field: field)

@@ -143,6 +143,14 @@ struct ProtobufReader {
         return String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
     }
 
+    /// An attribute key: a static string when it is a well-known one (no allocation), else a copy.
+    @inline(__always) mutating func readKey() throws(OTLPDecodingError) -> String {
+        let range = try readLengthDelimited()
+        let slice = UnsafeBufferPointer(rebasing: bytes[range])
+        if let known = KnownAttributeKeys.find(slice) { return KnownAttributeKeys.names[known] }
+        return String(decoding: slice, as: UTF8.self)
+    }
+
     /// A bytes field as lowercase hex (trace and span ids).
     mutating func readHex() throws(OTLPDecodingError) -> String {
         let range = try readLengthDelimited()

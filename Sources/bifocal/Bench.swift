@@ -13,7 +13,7 @@ struct Bench: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "What to measure: decode, ingest, query, parse, scrape, or all.")
+    @Argument(help: "What to measure: decode, ingest, query, parse, scrape, otlp, or all.")
     var what: String = "all"
 
     @Option(name: .long, help: "Records for the HTTP ingest run.")
@@ -37,12 +37,15 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .long, help: "How long the scrape run measures (60s).")
     var scrapeDuration: String = "60s"
 
+    @Option(name: .long, help: "GenAI spans for the OTLP run (sent in 512-span export requests).")
+    var otlpSpans: Int = 512_000
+
     @Option(name: .long, help: "Data folder (default: a temporary folder, removed afterwards).")
     var data: String?
 
     func run() async throws {
-        guard ["decode", "ingest", "query", "parse", "scrape", "all"].contains(what) else {
-            throw ValidationError("measure decode, ingest, query, parse, scrape or all, not \(what)")
+        guard ["decode", "ingest", "query", "parse", "scrape", "otlp", "all"].contains(what) else {
+            throw ValidationError("measure decode, ingest, query, parse, scrape, otlp or all, not \(what)")
         }
         #if DEBUG
         print("warning: this is a debug build; figures mean little. Use `swift build -c release`.")
@@ -69,6 +72,11 @@ struct Bench: AsyncParsableCommand {
         if what == "scrape" || what == "all" {
             let path = try folder("scrape")
             try await Benchmark.scrape(targets: scrapeTargets, interval: scrapeInterval, duration: scrapeDuration, directory: path, report: report)
+            cleanup(path)
+        }
+        if what == "otlp" || what == "all" {
+            let path = try folder("otlp")
+            try await Benchmark.otlp(spans: otlpSpans, connections: connections, batchSize: 512, directory: path, report: report)
             cleanup(path)
         }
         if what == "query" || what == "all" {

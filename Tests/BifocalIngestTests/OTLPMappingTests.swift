@@ -39,7 +39,8 @@ struct OTLPMappingTests {
             "server.address": .string("api.openai.com"), "server.port": .int(443),
         ])
         let r = try mapped(span, resource: [OTLPAttribute("service.name", .string("chat-app")), OTLPAttribute("bifocal.tenant", .string("search"))])
-        #expect(r.id == "5b8efff798038103d269b633813fc60c-eee19b7ec3c1b174")
+        // The start (µs, 14 hex digits) leads, so ids arrive in order; then the trace and span ids.
+        #expect(r.id == "066168e4992a00-5b8efff798038103d269b633813fc60c-eee19b7ec3c1b174")
         #expect(r.traceId == "5b8efff798038103d269b633813fc60c" && r.spanId == "eee19b7ec3c1b174")
         #expect(r.source == .otlp)
         #expect(r.start == 1_795_953_000_000_000)
@@ -220,7 +221,7 @@ struct OTLPMappingTests {
             #expect(batch.records.count == 4 && batch.otherSpans == 1 && batch.rejected.isEmpty)
             let tag = name.hasSuffix(".json") ? "sdk-json" : "sdk-protobuf"
             let chat = batch.records[0]
-            #expect(chat.id == "0b1f0ca1000000000000000\(seed)00000001-5a000000000\(seed)0001")
+            #expect(chat.id == "066168e4992a00-0b1f0ca1000000000000000\(seed)00000001-5a000000000\(seed)0001")
             #expect(chat.model == "smollm2-135m-\(tag)" && chat.requestModel == "smollm2" && chat.provider == "openai")
             #expect(chat.inputTokens == 21 && chat.outputTokens == 9 && chat.ttftMs == 125 && chat.e2eMs == 1500)
             #expect(chat.prompt == "system: Be brief.\nuser: What is 2+2?" && chat.response == "4" && chat.finishReason == "stop")
@@ -387,5 +388,16 @@ struct InflateTests {
             bytes[10 + Int(rng.next() % UInt64(bytes.count - 18))] = UInt8(truncatingIfNeeded: rng.next())
             _ = try? bytes.withUnsafeBytes { try Inflate.gunzip($0, limit: 1000) }
         }
+    }
+}
+
+@Suite("Known attribute keys")
+struct KnownAttributeKeysTests {
+    @Test("the table is unique, and its first entries are the mapping's keys in order")
+    func table() {
+        for (i, name) in KnownAttributeKeys.names.enumerated() { #expect(KnownAttributeKeys.find(name) == i, "\(name)") }
+        #expect(KnownAttributeKeys.names[OTLPGenAIMapping.Key.requestModel.rawValue] == "gen_ai.request.model")
+        #expect(KnownAttributeKeys.names[OTLPGenAIMapping.Key.variant.rawValue] == "bifocal.variant")
+        #expect(KnownAttributeKeys.find("gen_ai.request.modeL") == nil)
     }
 }

@@ -244,3 +244,69 @@ struct OTLPAPITests {
         }
     }
 }
+
+@Suite("Group commit")
+struct GroupCommitTests {
+    /// Records what each underlying commit carried; ids seen before are duplicates.
+    final class CountingSink: RecordSink, @unchecked Sendable {
+        // Guarded by `lock`.
+        private var seen: Set<String> = []
+        private(set) var commits: [Int] = []
+        private let lock = NSLock()
+
+        func submit(_ records: [InferenceRecord]) async throws -> SinkOutcome {
+            try await Task.sleep(for: .milliseconds(5)) // a disk sync, during which others queue up
+            return lock.withLock {
+                commits.append(records.count)
+                var duplicates: [Int] = []
+                for (i, record) in records.enumerated() where !seen.insert(record.id!).inserted { duplicates.append(i) }
+                return SinkOutcome(accepted: records.count - duplicates.count, duplicates: duplicates)
+            }
+        }
+    }
+
+    @Test("concurrent batches share commits, and each caller gets its own outcome")
+    func sharedCommits() async throws {
+        let base = CountingSink()
+        let sink = GroupCommitSink(base, maxRecords: 1000)
+        let outcomes = try await withThrowingTaskGroup(of: (Int, SinkOutcome).self) { group in
+            for caller in 0..<40 {
+                group.addTask {
+                    // Every caller re-sends record 0 of caller 0, so all but the first see one duplicate.
+                    var records = (0..<10).map { InferenceRecord(id: "c\(caller)-\($0)", start: 1) }
+                    records[3] = InferenceRecord(id: "c0-0", start: 1)
+                    return (caller, try await sink.submit(records))
+                }
+            }
+            var all: [Int: SinkOutcome] = [:]
+            for try await (caller, outcome) in group { all[caller] = outcome }
+            return all
+        }
+        #expect(outcomes.count == 40)
+        #expect(base.commits.reduce(0, +) == 400)
+        #expect(base.commits.count < 40, "no batches were combined: \(base.commits)")
+        let duplicates = outcomes.values.map(\.duplicates)
+        #expect(duplicates.filter { $0 == [3] }.count >= 39)
+        for outcome in outcomes.values { #expect(outcome.accepted == 10 - outcome.duplicates.count) }
+    }
+
+    struct Failing: RecordSink {
+        struct Down: Error {}
+        func submit(_ records: [InferenceRecord]) async throws -> SinkOutcome {
+            try await Task.sleep(for: .milliseconds(2))
+            throw Down()
+        }
+    }
+
+    @Test("a failed commit fails every caller it carried, and later callers still get through")
+    func failure() async throws {
+        let sink = GroupCommitSink(Failing())
+        let failures = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<10 {
+                group.addTask { (try? await sink.submit([InferenceRecord(id: "x", start: 1)])) == nil }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(failures == 10)
+    }
+}
