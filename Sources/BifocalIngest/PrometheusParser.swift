@@ -694,7 +694,16 @@ struct PrometheusScanner {
                 }
                 labels.append(label)
             } else {
-                let name = String(decoding: UnsafeBufferPointer(rebasing: bytes[nameStart..<nameEnd]), as: UTF8.self)
+                // The same label name at the same position as the previous line (the common
+                // case: only values change between a family's samples) reuses its string.
+                let name: String
+                if reuse, k < previousRanges.count, k < previousLabels.count,
+                   previousRanges[k].nameCount == range.nameCount,
+                   memoryEqual(previousRanges[k].nameStart, nameStart, range.nameCount) {
+                    name = previousLabels[k].name
+                } else {
+                    name = String(decoding: UnsafeBufferPointer(rebasing: bytes[nameStart..<nameEnd]), as: UTF8.self)
+                }
                 for label in labels where label.name == name {
                     throw fail(nameStart, "duplicate label name '\(name)'")
                 }

@@ -14,33 +14,48 @@ extension Benchmark {
     /// A synthetic exposition shaped like a vLLM server's plus a DCGM exporter's (label-heavy
     /// gauges, counters and histograms), `targetBytes` long. Deterministic.
     public static func syntheticExposition(targetBytes: Int) -> [UInt8] {
+        let one = syntheticExposition(blocks: 1)
+        return syntheticExposition(blocks: max(1, targetBytes / one.count + 1))
+    }
+
+    /// The exposition for `blocks` model servers with 8 GPUs each, one family after another.
+    static func syntheticExposition(blocks: Int) -> [UInt8] {
         var text = ""
-        text.reserveCapacity(targetBytes + 4096)
-        var block = 0
         let buckets = ["0.001", "0.005", "0.01", "0.02", "0.04", "0.06", "0.08", "0.1", "0.25", "0.5", "0.75", "1.0", "2.5", "5.0", "7.5", "10.0", "+Inf"]
-        while text.utf8.count < targetBytes {
-            let model = "model-\(block)"
-            text += "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.\n# TYPE vllm:num_requests_waiting gauge\n"
-            text += "vllm:num_requests_waiting{engine=\"0\",model_name=\"\(model)\"} \(block % 7).0\n"
-            text += "# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.\n# TYPE vllm:kv_cache_usage_perc gauge\n"
-            text += "vllm:kv_cache_usage_perc{engine=\"0\",model_name=\"\(model)\"} 0.\(block % 97 + 1)\n"
-            text += "# HELP vllm:prompt_tokens_total Number of prefill tokens processed.\n# TYPE vllm:prompt_tokens_total counter\n"
-            text += "vllm:prompt_tokens_total{engine=\"0\",model_name=\"\(model)\"} \(1_234_567 + block * 31).0\n"
-            text += "# HELP vllm:time_to_first_token_seconds Histogram of time to first token in seconds.\n# TYPE vllm:time_to_first_token_seconds histogram\n"
+        func model(_ block: Int) -> String { "model-\(block)" }
+        text += "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.\n# TYPE vllm:num_requests_waiting gauge\n"
+        for block in 0..<blocks { text += "vllm:num_requests_waiting{engine=\"0\",model_name=\"\(model(block))\"} \(block % 7).0\n" }
+        text += "# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.\n# TYPE vllm:kv_cache_usage_perc gauge\n"
+        for block in 0..<blocks { text += "vllm:kv_cache_usage_perc{engine=\"0\",model_name=\"\(model(block))\"} 0.\(block % 97 + 1)\n" }
+        text += "# HELP vllm:prompt_tokens_total Number of prefill tokens processed.\n# TYPE vllm:prompt_tokens_total counter\n"
+        for block in 0..<blocks { text += "vllm:prompt_tokens_total{engine=\"0\",model_name=\"\(model(block))\"} \(1_234_567 + block * 31).0\n" }
+        text += "# HELP vllm:time_to_first_token_seconds Histogram of time to first token in seconds.\n# TYPE vllm:time_to_first_token_seconds histogram\n"
+        for block in 0..<blocks {
             var cumulative = 0
             for (i, le) in buckets.enumerated() {
                 cumulative += (i * 37 + block) % 101
-                text += "vllm:time_to_first_token_seconds_bucket{engine=\"0\",le=\"\(le)\",model_name=\"\(model)\"} \(cumulative).0\n"
+                text += "vllm:time_to_first_token_seconds_bucket{engine=\"0\",le=\"\(le)\",model_name=\"\(model(block))\"} \(cumulative).0\n"
             }
-            text += "vllm:time_to_first_token_seconds_count{engine=\"0\",model_name=\"\(model)\"} \(cumulative).0\n"
-            text += "vllm:time_to_first_token_seconds_sum{engine=\"0\",model_name=\"\(model)\"} \(Double(cumulative) * 0.0731)\n"
-            for gpu in 0..<8 {
-                let labels = "gpu=\"\(gpu)\",UUID=\"GPU-\(String(format: "%08x", gpu * 7919 + block))-1f2e-4c3d-9a8b-7c6d5e4f3a2b\",pci_bus_id=\"00000000:\(String(format: "%02X", gpu + 16)):00.0\",device=\"nvidia\(gpu)\",modelName=\"NVIDIA H100 80GB HBM3\",Hostname=\"gpu-node-\(block)\",DCGM_FI_DRIVER_VERSION=\"550.54.15\""
-                text += "DCGM_FI_DEV_GPU_UTIL{\(labels)} \((gpu * 13 + block) % 100)\n"
-                text += "DCGM_FI_DEV_FB_USED{\(labels)} \(40_000 + gpu * 1111 + block)\n"
-                text += "DCGM_FI_DEV_POWER_USAGE{\(labels)} \(312.5 + Double(gpu))\n"
+            text += "vllm:time_to_first_token_seconds_sum{engine=\"0\",model_name=\"\(model(block))\"} \(Double(cumulative) * 0.0731)\n"
+            text += "vllm:time_to_first_token_seconds_count{engine=\"0\",model_name=\"\(model(block))\"} \(cumulative).0\n"
+        }
+        func gpuLabels(_ block: Int, _ gpu: Int) -> String {
+            "gpu=\"\(gpu)\",UUID=\"GPU-\(String(format: "%08x", gpu * 7919 + block))-1f2e-4c3d-9a8b-7c6d5e4f3a2b\",pci_bus_id=\"00000000:\(String(format: "%02X", gpu + 16)):00.0\",device=\"nvidia\(gpu)\",modelName=\"NVIDIA H100 80GB HBM3\",Hostname=\"gpu-node-\(block)\",DCGM_FI_DRIVER_VERSION=\"550.54.15\""
+        }
+        for (family, help) in [("DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %)."), ("DCGM_FI_DEV_FB_USED", "Framebuffer memory used (in MiB)."),
+                               ("DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).")] {
+            text += "# HELP \(family) \(help)\n# TYPE \(family) gauge\n"
+            for block in 0..<blocks {
+                for gpu in 0..<8 {
+                    let value: String
+                    switch family {
+                    case "DCGM_FI_DEV_GPU_UTIL": value = String((gpu * 13 + block) % 100)
+                    case "DCGM_FI_DEV_FB_USED": value = String(40_000 + gpu * 1111 + block)
+                    default: value = String(312.5 + Double(gpu))
+                    }
+                    text += "\(family){\(gpuLabels(block, gpu))} \(value)\n"
+                }
             }
-            block += 1
         }
         return Array(text.utf8)
     }
