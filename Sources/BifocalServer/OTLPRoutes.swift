@@ -73,7 +73,7 @@ struct OTLPRoutes {
     }
 
     /// The body, collected within the size limit and decompressed (within the same limit).
-    func decompressedBody(_ request: inout Request, encoding: OTLPEncoding) async throws -> [UInt8] {
+    func decompressedBody(_ request: inout Request, encoding: OTLPEncoding) async throws -> ByteBuffer {
         let tooLarge = Failure(status: .contentTooLarge, grpcCode: 3,
                                message: "the body is larger than the limit of \(maxBodyBytes) bytes (server.max_body_bytes); export smaller batches",
                                encoding: encoding)
@@ -88,11 +88,11 @@ struct OTLPRoutes {
         do {
             switch contentEncoding {
             case "", "identity":
-                return Array(buffer.readableBytesView)
+                return buffer
             case "gzip", "x-gzip":
-                return try buffer.withUnsafeReadableBytes { (raw) throws(InflateError) in try Inflate.gunzip(raw, limit: maxBodyBytes) }
+                return ByteBuffer(bytes: try buffer.withUnsafeReadableBytes { (raw) throws(InflateError) in try Inflate.gunzip(raw, limit: maxBodyBytes) })
             case "deflate":
-                return try buffer.withUnsafeReadableBytes { (raw) throws(InflateError) in try Inflate.inflate(raw, limit: maxBodyBytes) }
+                return ByteBuffer(bytes: try buffer.withUnsafeReadableBytes { (raw) throws(InflateError) in try Inflate.inflate(raw, limit: maxBodyBytes) })
             default:
                 throw Failure(status: .unsupportedMediaType, grpcCode: 3,
                               message: "Content-Encoding '\(contentEncoding)' is not supported: send gzip, deflate or an uncompressed body",
@@ -122,13 +122,13 @@ struct OTLPRoutes {
                 encoding: encoding, retryAfter: 5)
     }
 
-    func traces(_ body: [UInt8], encoding: OTLPEncoding) async throws -> (rejected: Int, message: String) {
+    func traces(_ body: ByteBuffer, encoding: OTLPEncoding) async throws -> (rejected: Int, message: String) {
         let decoded: OTLPTraces
         do {
-            decoded = try body.withUnsafeBytes { (raw) throws(OTLPDecodingError) in
+            decoded = try body.withUnsafeReadableBytes { (raw) throws(OTLPDecodingError) in
                 encoding == .protobuf ? try OTLPProtobuf.decodeTraces(raw) : try OTLPJSON.decodeTraces(raw)
             }
-        } catch let error as OTLPDecodingError {
+        } catch {
             throw undecodable(.traces, error, encoding)
         }
         let batch = OTLPGenAIMapping.records(from: decoded)
@@ -147,13 +147,13 @@ struct OTLPRoutes {
         return (batch.rejected.count, OTLPResponse.message(.traces, rejected: batch.rejected, total: batch.rejected.count))
     }
 
-    func metrics(_ body: [UInt8], encoding: OTLPEncoding) async throws -> (rejected: Int, message: String) {
+    func metrics(_ body: ByteBuffer, encoding: OTLPEncoding) async throws -> (rejected: Int, message: String) {
         let decoded: OTLPMetrics
         do {
-            decoded = try body.withUnsafeBytes { (raw) throws(OTLPDecodingError) in
+            decoded = try body.withUnsafeReadableBytes { (raw) throws(OTLPDecodingError) in
                 encoding == .protobuf ? try OTLPProtobuf.decodeMetrics(raw) : try OTLPJSON.decodeMetrics(raw)
             }
-        } catch let error as OTLPDecodingError {
+        } catch {
             throw undecodable(.metrics, error, encoding)
         }
         let batch = OTLPMetricsMapping.samples(from: decoded)
@@ -167,13 +167,13 @@ struct OTLPRoutes {
         return (batch.rejectedPoints, OTLPResponse.message(.metrics, rejected: batch.rejected, total: batch.rejectedPoints))
     }
 
-    func logs(_ body: [UInt8], encoding: OTLPEncoding) throws -> (rejected: Int, message: String) {
+    func logs(_ body: ByteBuffer, encoding: OTLPEncoding) throws -> (rejected: Int, message: String) {
         let decoded: OTLPLogs
         do {
-            decoded = try body.withUnsafeBytes { (raw) throws(OTLPDecodingError) in
+            decoded = try body.withUnsafeReadableBytes { (raw) throws(OTLPDecodingError) in
                 encoding == .protobuf ? try OTLPProtobuf.decodeLogs(raw) : try OTLPJSON.decodeLogs(raw)
             }
-        } catch let error as OTLPDecodingError {
+        } catch {
             throw undecodable(.logs, error, encoding)
         }
         let batch = OTLPLogBatch(decoded)
