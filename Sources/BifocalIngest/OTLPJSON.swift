@@ -51,6 +51,8 @@ public enum OTLPJSON {
         defer { decoder.scanner.scratch.deallocate() }
         decoder.scanner.skipByteOrderMark()
         decoder.scanner.skipWhitespace()
+        // An empty body is an empty request, which the specification asks receivers to accept.
+        if decoder.scanner.atEnd { return }
         try read(&decoder)
         decoder.scanner.skipWhitespace()
         guard decoder.scanner.atEnd else {

@@ -153,6 +153,17 @@ struct OTLPAPITests {
         }
     }
 
+    @Test("an empty request is a success in either encoding", arguments: ["application/x-protobuf", "application/json"])
+    func emptyRequest(contentType: String) async throws {
+        try await withServer { client in
+            for signal in ["traces", "metrics", "logs"] {
+                let response = try await client.otlp(signal, [], contentType: contentType)
+                #expect(response.status == .ok)
+                #expect(response.text == (contentType == "application/json" ? "{}" : ""))
+            }
+        }
+    }
+
     @Test("415 for other content types and encodings; 413 over the limit, compressed or expanded")
     func refusals() async throws {
         try await withServer(configure: { $0.maxBodyBytes = 1500 }) { client in
