@@ -295,8 +295,14 @@ private struct Work {
     /// aggregation (two engines' queues add up, their KV-cache usage takes the larger).
     mutating func candidate(_ signal: String, _ labels: [String: String], _ priority: Int, _ value: Double) {
         let key = Key(signal: signal, labels: labels)
-        guard let existing = candidates[key], existing.priority <= priority else {
+        // One hash of the (label-heavy) key: look up an index, then update in place through it.
+        guard let index = candidates.index(forKey: key) else {
             candidates[key] = Candidate(priority: priority, value: value, count: 1)
+            return
+        }
+        let existing = candidates.values[index]
+        guard existing.priority <= priority else {
+            candidates.values[index] = Candidate(priority: priority, value: value, count: 1)
             return
         }
         guard existing.priority == priority else { return }
@@ -308,7 +314,7 @@ private struct Work {
         case .mean: combined.value += (value - combined.value) / Double(combined.count + 1)
         }
         combined.count += 1
-        candidates[key] = combined
+        candidates.values[index] = combined
     }
 
     mutating func addPart(_ part: MappingPart, _ priority: Int, _ labels: [String: String], _ value: Double) {
@@ -319,9 +325,16 @@ private struct Work {
     /// without an engine label) are merged bucket by bucket, which keeps quantiles exact.
     mutating func addBuckets(_ metric: String, _ priority: Int, _ labels: [String: String], _ deltas: [(Double, Double)]) {
         let key = Key(signal: metric, labels: labels)
-        if let existing = buckets[key], existing.priority < priority { return }
-        if buckets[key] == nil || buckets[key]!.priority > priority { buckets[key] = (priority, [:]) }
-        for (bound, count) in deltas { buckets[key]!.counts[bound, default: 0] += count }
+        // Hashing the key once per call, not once per bucket.
+        guard let index = buckets.index(forKey: key) else {
+            var counts: [Double: Double] = [:]
+            for (bound, count) in deltas { counts[bound, default: 0] += count }
+            buckets[key] = (priority, counts)
+            return
+        }
+        if buckets.values[index].priority < priority { return }
+        if buckets.values[index].priority > priority { buckets.values[index] = (priority, [:]) }
+        for (bound, count) in deltas { buckets.values[index].counts[bound, default: 0] += count }
     }
 
     private func part(_ part: MappingPart, _ priority: Int, _ labels: [String: String]) -> Double? {
@@ -369,11 +382,10 @@ private struct Work {
             }
         }
         // A stable order (signal, then labels) keeps output and tests deterministic.
-        return candidates.map { key, candidate in (key, candidate.value) }
-            .sorted { a, b in
-                a.0.signal != b.0.signal ? a.0.signal < b.0.signal : Self.order(a.0.labels) < Self.order(b.0.labels)
-            }
-            .map { SeriesSample(name: $0.0.signal, labels: $0.0.labels, time: time, value: $0.1) }
+        // The label order string is built once per candidate, not once per comparison.
+        return candidates.map { key, candidate in (key, Self.order(key.labels), candidate.value) }
+            .sorted { a, b in a.0.signal != b.0.signal ? a.0.signal < b.0.signal : a.1 < b.1 }
+            .map { SeriesSample(name: $0.0.signal, labels: $0.0.labels, time: time, value: $0.2) }
     }
 
     private static func order(_ labels: [String: String]) -> String {

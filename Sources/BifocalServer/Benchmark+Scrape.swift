@@ -82,6 +82,32 @@ extension Benchmark {
         report(String(format: "  Bifocal PrometheusTextParser        %8.0f MB/s   (%.2fx baseline)", ours / 1e6, ours / baseline))
     }
 
+    /// Starts `python3 -m http.server` on a free loopback port serving `folder`; nil without Python.
+    static func startPythonExporter(folder: String) -> (process: Process, port: Int)? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", folder]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { return nil }
+        // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
+        var seen = Data()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let chunk = pipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+            let text = String(decoding: seen, as: UTF8.self)
+            if let range = text.range(of: " port "),
+               let port = Int(text[range.upperBound...].prefix { $0.isNumber }) {
+                return (process, port)
+            }
+        }
+        process.terminate()
+        return nil
+    }
+
     /// CPU time this process has used, in seconds (user + system).
     static func cpuSeconds() -> Double {
         var usage = rusage()
@@ -98,8 +124,14 @@ extension Benchmark {
             throw ConfigurationError(issues: [.init(path: "bench", message: "scrape interval and duration take durations like 5s or 1m")])
         }
         let exposition = syntheticExposition(targetBytes: 24 * 1024)
+        // The exporters run in a separate process (Python's http.server) when there is one, so the
+        // CPU measured is Bifocal's alone; otherwise in-process, and the figure includes serving.
+        let exporterFolder = directory + "/exporter"
+        try FileManager.default.createDirectory(atPath: exporterFolder, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: exporterFolder + "/metrics", contents: Data(exposition))
+        let external = startPythonExporter(folder: exporterFolder)
         let exporters = Router()
-        exporters.get("/metrics/{n}") { _, _ in
+        exporters.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(bytes: exposition)))
         }
@@ -107,16 +139,21 @@ extension Benchmark {
         let exporterApp = Application(router: exporters, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                                       onServerRunning: { ready.continuation.yield($0.localAddress?.port ?? 0) },
                                       logger: Logger(label: "bench-exporter"))
+        defer { external?.process.terminate() }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await exporterApp.runService() }
             var port = 0
-            for await p in ready.stream { port = p; break }
+            if let external {
+                port = external.port
+            } else {
+                group.addTask { try await exporterApp.runService() }
+                for await p in ready.stream { port = p; break }
+            }
             var configuration = BifocalConfiguration()
             configuration.port = 0
             configuration.storage.directory = directory
             configuration.retentionInterval = 3600 * Timestamp.microsPerSecond
             configuration.scrapeTargets = (0..<targets).map {
-                ScrapeTarget(url: "http://127.0.0.1:\(port)/metrics/\($0)", job: "vllm", interval: interval,
+                ScrapeTarget(url: "http://127.0.0.1:\(port)/metrics?target=\($0)", job: "vllm", interval: interval,
                              timeout: min(interval, 10 * Timestamp.microsPerSecond), endpoint: "bench", instance: "node-\($0)")
             }
             var logger = Logger(label: "bench")
@@ -134,8 +171,9 @@ extension Benchmark {
             let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let statistics = try await store.statistics()
             report("scrape, \(targets) targets every \(Timestamp.formatDuration(interval)), \(exposition.count)-byte vLLM + DCGM exposition each, for \(Timestamp.formatDuration(duration)):")
-            report(String(format: "  process CPU (scraper + exporters serving)  %.2f s over %.1f s = %.2f%% of one core", cpu, wall, cpu / wall * 100))
-            report("  store holds \(statistics.records) records, \(statistics.sizeBytes / 1_048_576) MiB")
+            let what = external == nil ? "scraper + in-process exporters serving" : "scraper alone; exporters in a Python process"
+            report(String(format: "  Bifocal process CPU (\(what))  %.2f s over %.1f s = %.2f%% of one core", cpu, wall, cpu / wall * 100))
+            report("  store holds \(statistics.series) series, \(statistics.points) raw points, \(statistics.sizeBytes / 1_048_576) MiB")
             group.cancelAll()
         }
     }
