@@ -76,24 +76,34 @@ extension Benchmark {
         let batches = (total + batchSize - 1) / batchSize
         let pool = min(batches, 100)
 
-        // Pre-encode a pool of requests; each round re-sends them with fresh trace ids, patched in
-        // place (bytes 12-15 of every trace id), so nothing is a duplicate.
+        // Pre-encode a pool of requests; each round re-sends them with fresh trace ids (bytes 12-15
+        // of every trace id) and later times (every span's start and end), patched in place, so
+        // nothing is a duplicate and time moves forward as in live traffic: each request covers
+        // 10 s, following on from the one before, the last ending now.
         var bodies: [[UInt8]] = []
         var traceIdOffsets: [[Int]] = []
+        var timeOffsets: [[Int]] = []
         for b in 0..<pool {
-            let batchStart = now - Int64(pool - b) * 10_000_000
+            let batchStart = now - Int64(batches - b) * 10_000_000
             let traces = syntheticOTLPTraces(count: batchSize, from: batchStart, length: 10_000_000, seed: UInt64(b + 1))
             let body = OTLPProtobuf.encode(traces)
-            var offsets: [Int] = []
+            var ids: [Int] = []
+            var times: [Int] = []
             var from = 0
             for span in traces.resourceSpans[0].scopeSpans[0].spans {
-                let id = hexBytes(span.traceId)
-                guard let at = find(id, in: body, from: from) else { throw FileIngestError(message: "benchmark: trace id not found in its body") }
-                offsets.append(at)
-                from = at + 16
+                // trace_id (field 1, bytes), start (field 7, fixed64: tag 0x39), end (field 8: tag 0x41).
+                guard let id = find(hexBytes(span.traceId), in: body, from: from),
+                      let start = find([0x39] + littleEndian(span.startTimeUnixNano), in: body, from: id),
+                      let end = find([0x41] + littleEndian(span.endTimeUnixNano), in: body, from: start) else {
+                    throw FileIngestError(message: "benchmark: a span's id or times were not found in its encoded request")
+                }
+                ids.append(id)
+                times += [start + 1, end + 1]
+                from = end + 9
             }
             bodies.append(body)
-            traceIdOffsets.append(offsets)
+            traceIdOffsets.append(ids)
+            timeOffsets.append(times)
         }
         let megabytes = Double(bodies.reduce(0) { $0 + $1.count }) / Double(pool) / 1e6
 
@@ -137,6 +147,7 @@ extension Benchmark {
         let group = ServiceGroup(services: [app], logger: Logger(label: "bench"))
         let encodedBodies = bodies
         let offsets = traceIdOffsets
+        let timeFields = timeOffsets
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             var iterator = portStream.makeAsyncIterator()
@@ -156,6 +167,13 @@ extension Benchmark {
                                 let marker = UInt32(round).bigEndian
                                 for offset in offsets[b % pool] {
                                     withUnsafeBytes(of: marker) { m in for k in 0..<4 { body[offset + 12 + k] = m[k] } }
+                                }
+                                let shift = UInt64(round * pool) * 10_000_000_000
+                                for offset in timeFields[b % pool] {
+                                    var value: UInt64 = 0
+                                    for k in 0..<8 { value |= UInt64(body[offset + k]) << (8 * UInt64(k)) }
+                                    value += shift
+                                    for k in 0..<8 { body[offset + k] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(k))) }
                                 }
                             }
                             var request = HTTPClientRequest(url: url)
@@ -183,6 +201,10 @@ extension Benchmark {
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
+    }
+
+    static func littleEndian(_ value: UInt64) -> [UInt8] {
+        (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }
     }
 
     static func hexBytes(_ hex: String) -> [UInt8] {

@@ -22,15 +22,6 @@ struct OTLPRoutes {
     let metrics: SelfMetrics
     let maxBodyBytes: Int
 
-    /// Exporters send many small batches concurrently; group commit lets one transaction (one
-    /// disk sync) carry several of them, each acknowledged only once durable.
-    init(records: any RecordSink, series: any SeriesSink, metrics: SelfMetrics, maxBodyBytes: Int) {
-        self.records = GroupCommitSink(records)
-        self.series = series
-        self.metrics = metrics
-        self.maxBodyBytes = maxBodyBytes
-    }
-
     func add<Context: RequestContext>(to router: Router<Context>) {
         router.post("/v1/traces") { request, _ in try await handle(request, .traces) }
         router.post("/v1/metrics") { request, _ in try await handle(request, .metrics) }
