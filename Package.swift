@@ -52,11 +52,24 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "BifocalGateway",
+            dependencies: [
+                "BifocalCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "BifocalServer",
             dependencies: [
                 "BifocalCore",
                 "BifocalStore",
                 "BifocalIngest",
+                "BifocalGateway",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -99,6 +112,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Captures", "OTLPCaptures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BifocalGatewayTests",
+            dependencies: [
+                "BifocalGateway", "BifocalCore", "BifocalTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,3 @@
+import BifocalCore
+import BifocalGateway
+import Testing
