@@ -330,7 +330,7 @@ def parse_with_operation(frames):
     session = botocore.session.get_session()
     model = session.get_service_model('sagemaker-runtime').operation_model('InvokeEndpointWithResponseStream')
     from botocore.eventstream import EventStream
-    from botocore.parsers import create_parser
+    from botocore.parsers import EventStreamJSONParser
 
     class Raw:
         def __init__(self, data):
@@ -343,7 +343,7 @@ def parse_with_operation(frames):
             pass
 
     output_shape = model.output_shape.members['Body']
-    stream = EventStream(Raw(b''.join(frames)), output_shape, create_parser('rest-json'), model.name)
+    stream = EventStream(Raw(b''.join(frames)), output_shape, EventStreamJSONParser(), model.name)
     events = []
     try:
         for event in stream:
