@@ -77,6 +77,8 @@ func buildRouter(configuration: BifocalConfiguration, store: any Store, targets:
     OTLPRoutes(records: StoreRecordSink(store: store), series: StoreSeriesSink(store: store), metrics: metrics,
                maxBodyBytes: configuration.maxBodyBytes).add(to: router)
     QueryRoutes(store: store, clock: clock).add(to: router)
+    RecordsRoutes(store: store, settings: configuration.dashboard, clock: clock).add(to: router)
+    DashboardRoutes(store: store, settings: configuration.dashboard, clock: clock).add(to: router)
     targets.add(to: router)
     return router
 }

@@ -185,12 +185,13 @@ private struct Reader {
     }
 
     mutating func read(_ root: Node, into configuration: inout BifocalConfiguration) {
-        for (key, value) in entries(root, "", known: ["server", "storage", "endpoints", "scrape", "gpu_sampler"]) {
+        for (key, value) in entries(root, "", known: ["server", "storage", "endpoints", "scrape", "gpu_sampler", "dashboard"]) {
             switch key {
             case "server": readServer(value, into: &configuration)
             case "storage": readStorage(value, into: &configuration)
             case "scrape": readScrape(value, into: &configuration)
             case "gpu_sampler": readGPUSampler(value, into: &configuration)
+            case "dashboard": readDashboard(value, into: &configuration)
             default: readEndpoints(value, into: &configuration)
             }
         }
@@ -356,6 +357,27 @@ private struct Reader {
             if target.job.isEmpty { target.job = "bifocal_scrape" }
             if let problem = target.problem { issue(item, path, problem); continue }
             configuration.scrapeTargets.append(target)
+        }
+    }
+
+    mutating func readDashboard(_ node: Node, into configuration: inout BifocalConfiguration) {
+        let known = ["compute_low", "compute_high", "memory_high", "kv_cache_high", "error_ratio_high", "slow_e2e", "slow_ttft"]
+        for (key, value) in entries(node, "dashboard", known: known) {
+            let path = "dashboard.\(key)"
+            switch key {
+            case "slow_e2e": if let v = duration(value, path) { configuration.dashboard.slowE2E = v }
+            case "slow_ttft": if let v = duration(value, path) { configuration.dashboard.slowTTFT = v }
+            default:
+                guard let v = double(value, path) else { continue }
+                guard v <= 1 else { issue(value, path, "expected a ratio 0-1, got \(v)"); continue }
+                switch key {
+                case "compute_low": configuration.dashboard.computeLow = v
+                case "compute_high": configuration.dashboard.computeHigh = v
+                case "memory_high": configuration.dashboard.memoryHigh = v
+                case "kv_cache_high": configuration.dashboard.kvCacheHigh = v
+                default: configuration.dashboard.errorRatioHigh = v
+                }
+            }
         }
     }
 

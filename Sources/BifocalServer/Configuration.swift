@@ -24,6 +24,8 @@ public struct BifocalConfiguration: Sendable, Hashable {
     public var scrapeTargets: [ScrapeTarget] = []
     /// The local GPU sampler (nvidia-smi).
     public var gpuSampler = GPUSamplerSettings()
+    /// Dashboard thresholds (`dashboard:`).
+    public var dashboard = DashboardSettings()
 
     /// The defaults.
     public init() {}
@@ -47,6 +49,7 @@ public struct BifocalConfiguration: Sendable, Hashable {
         if storage.textRetention > storage.rawRetention {
             problems.append("storage.retention.texts (\(Timestamp.formatDuration(storage.textRetention))) cannot be longer than storage.retention.raw (\(Timestamp.formatDuration(storage.rawRetention)))")
         }
+        problems += dashboard.problems
         return problems
     }
 }

@@ -163,6 +163,14 @@ public protocol Store: Sendable {
     /// that cannot be answered as asked (unknown signal or label, bad range).
     func query(_ query: SignalQuery) async throws -> SignalResult
 
+    /// Lists raw records matching `filter`, newest first, at most `limit` per page, strictly
+    /// before `cursor` (nil: from the newest). The dashboard's request list reads this.
+    func records(matching filter: RecordFilter, limit: Int, before cursor: RecordCursor?) async throws -> RecordPage
+
+    /// One record with its texts, by the caller's id (or `seq:N`, the store's sequence number);
+    /// nil when there is none.
+    func record(id: String) async throws -> StoredRecord?
+
     /// Deletes what has outlived its retention as of `now`, then enforces the size cap.
     func enforceRetention(now: Int64) async throws -> RetentionReport
 
