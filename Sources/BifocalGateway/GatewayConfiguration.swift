@@ -56,11 +56,9 @@ public struct GatewayConfiguration: Sendable, Hashable {
                 if (environment[variable] ?? "").isEmpty {
                     problems.append("\(path).api_key_env: the environment variable \(variable) is not set (upstream \(upstream.name))")
                 }
-            case .sigv4(let settings):
-                if settings.region == nil && environment["AWS_REGION"] == nil && environment["AWS_DEFAULT_REGION"] == nil {
-                    problems.append("\(path).aws_region: sigv4 needs a region (aws_region, AWS_REGION or AWS_DEFAULT_REGION)")
-                }
-            case .passthrough, .none:
+            case .sigv4, .passthrough, .none:
+                // SigV4 credentials and region are looked up when the signer is made (environment,
+                // shared files); an upstream that cannot sign answers 502 and the log says why.
                 break
             }
         }
@@ -166,6 +164,9 @@ public struct UpstreamConfiguration: Sendable, Hashable {
         self.models = models
         self.auth = auth
     }
+
+    /// Whether text is a usable base URL: `http://` or `https://`, a host, no query or fragment.
+    public static func isValidBaseURL(_ text: String) -> Bool { UpstreamURL(text) != nil }
 
     /// The base URLs requests go to: the configured ones, or for `sagemaker` with none configured,
     /// the regional runtime endpoint.
