@@ -58,6 +58,8 @@ public struct AWSCredentials: Sendable, Hashable, CustomStringConvertible, Custo
         case notFound(profile: String, looked: [String])
         /// The profile exists but lacks a key id or a secret.
         case incompleteProfile(path: String, profile: String, missing: String)
+        /// Nothing names the region to sign for.
+        case noRegion(profile: String)
 
         /// The message.
         public var description: String {
@@ -66,6 +68,8 @@ public struct AWSCredentials: Sendable, Hashable, CustomStringConvertible, Custo
                 "no AWS credentials: looked in \(looked.joined(separator: ", ")) for profile \(profile)"
             case let .incompleteProfile(path, profile, missing):
                 "profile \(profile) in \(path) has no \(missing)"
+            case let .noRegion(profile):
+                "no AWS region: set aws_region on the upstream, AWS_REGION or AWS_DEFAULT_REGION, or region in profile \(profile) of the shared config file"
             }
         }
     }

@@ -69,7 +69,8 @@ func buildRouter(configuration: BifocalConfiguration, store: any Store, targets:
     }
     router.get("/metrics") { _, _ in
         let statistics = try? await store.statistics()
-        let text = metrics.render(storeRecords: statistics?.records, storeSizeBytes: statistics?.sizeBytes)
+        var text = metrics.render(storeRecords: statistics?.records, storeSizeBytes: statistics?.sizeBytes)
+        text += await DashboardExposition(store: store).render(now: clock())
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: .init(byteBuffer: ByteBuffer(string: text)))
     }
