@@ -99,8 +99,8 @@ enum DashboardScript {
     var s = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', tabindex: '0', 'data-points': String(count), 'data-panel': panel.id,
                          'aria-label': panel.title + ': ' + (count ? series.length + ' series; focus and use the arrow keys to read values' : 'no data') });
     if (!count) {
+      s.setAttribute('style', 'display:none');
       fig.appendChild(s);
-      s.setAttribute('height', '0');
       fig.appendChild(el('p', { 'class': 'empty' }, panel.empty));
       return fig;
     }
@@ -217,7 +217,15 @@ enum DashboardScript {
     var main = document.getElementById('content');
     main.textContent = '';
     var hints = [data.hints.records, data.hints.series].filter(Boolean);
-    hints.forEach(function (h) { main.appendChild(el('div', { 'class': 'banner info', role: 'note' }, h)); });
+    hints.forEach(function (h) { main.appendChild(el('div', { 'class': 'banner info', role: 'note' }, h.replace('http://HOST:PORT', location.origin))); });
+    if (hints.length === 2) {
+      // Nothing at all yet: the two hints are the page; empty charts would only add noise.
+      main.appendChild(el('p', { 'class': 'muted', id: 'empty-overview' }, 'Once data arrives, this page shows per model and for the whole endpoint: ' +
+        'requests, errors by kind, TTFT / ITL / end-to-end percentiles, tokens per second, concurrency, cost per hour and per 1M tokens, ' +
+        'GPU compute and memory per GPU with their thresholds, KV-cache usage, queue depth, and GPUs used and free.'));
+      setUpdated(data);
+      return;
+    }
     var st = data.status, problems = [], warnings = [];
     // The verdict names groups; the whole-endpoint row only when there are no groups.
     var named = st.rows.filter(function (r) { return r.name !== 'all'; });
