@@ -86,7 +86,8 @@ extension Gateway {
         exchange.apply(upstream)
         exchange.record.endpoint = clipped(endpoint, 1024)  // the endpoint called, whatever the upstream's default
         exchange.record.provider = upstream.configuration.provider ?? "sagemaker"
-        if exchange.record.variant == nil, let v = upstream.configuration.variant { exchange.record.variant = v }
+        // The variant asked for, else the upstream's; the one SageMaker says it invoked wins later.
+        exchange.record.variant = targetVariant.map { clipped($0, 1024) } ?? upstream.configuration.variant
 
         let runtimeAPI = upstream.configuration.kind == .sagemaker
         let path = runtimeAPI
