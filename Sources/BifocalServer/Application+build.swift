@@ -33,7 +33,9 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let targets = TargetRegistry(targets: configuration.scrapeTargets)
-    let router = buildRouter(configuration: configuration, store: store, targets: targets, clock: clock)
+    let metrics = SelfMetrics()
+    let gateway = GatewayWiring(configuration: configuration, store: store, metrics: metrics, logger: logger)
+    let router = buildRouter(configuration: configuration, store: store, targets: targets, clock: clock, metrics: metrics, gateway: gateway)
     var services: [any Service] = [StoreMaintenanceService(store: store, interval: configuration.retentionInterval, clock: clock, logger: logger)]
     if !configuration.scrapeTargets.isEmpty {
         services.append(ScrapeService(targets: configuration.scrapeTargets, sink: StoreSeriesSink(store: store),
@@ -42,8 +44,9 @@ public func buildApplication(
     if configuration.gpuSampler.mode != .off {
         services.append(GPUSamplerService(settings: configuration.gpuSampler, sink: StoreSeriesSink(store: store), clock: clock, logger: logger))
     }
+    if let gateway { services.append(gateway.service) }  // after the store's service: stops first, flushing its records
     return Application(
-        router: router,
+        responder: GatewayDispatcher(gateway: gateway, router: router),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "bifocal"),
         services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
@@ -53,9 +56,9 @@ public func buildApplication(
 
 /// Mounts every route on one router.
 func buildRouter(configuration: BifocalConfiguration, store: any Store, targets: TargetRegistry,
-                 clock: @escaping @Sendable () -> Int64) -> Router<BifocalRequestContext> {
+                 clock: @escaping @Sendable () -> Int64, metrics: SelfMetrics = SelfMetrics(),
+                 gateway: GatewayWiring? = nil) -> Router<BifocalRequestContext> {
     let router = Router(context: BifocalRequestContext.self)
-    let metrics = SelfMetrics()
     router.add(middleware: RequestCountingMiddleware(metrics: metrics))
     router.add(middleware: BearerAuthMiddleware(tokens: configuration.tokens))
     router.get("/healthz") { _, _ in Response.json(Array("{\"status\":\"ok\"}\n".utf8)) }
@@ -69,7 +72,7 @@ func buildRouter(configuration: BifocalConfiguration, store: any Store, targets:
     }
     router.get("/metrics") { _, _ in
         let statistics = try? await store.statistics()
-        var text = metrics.render(storeRecords: statistics?.records, storeSizeBytes: statistics?.sizeBytes)
+        var text = metrics.render(storeRecords: statistics?.records, storeSizeBytes: statistics?.sizeBytes) + (gateway?.exposition ?? "")
         text += await DashboardExposition(store: store).render(now: clock())
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: .init(byteBuffer: ByteBuffer(string: text)))

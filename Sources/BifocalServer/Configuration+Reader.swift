@@ -1,4 +1,5 @@
 public import BifocalCore
+import BifocalGateway
 import BifocalIngest
 import BifocalStore
 public import Foundation
@@ -185,12 +186,13 @@ private struct Reader {
     }
 
     mutating func read(_ root: Node, into configuration: inout BifocalConfiguration) {
-        for (key, value) in entries(root, "", known: ["server", "storage", "endpoints", "scrape", "gpu_sampler", "dashboard"]) {
+        for (key, value) in entries(root, "", known: ["server", "storage", "endpoints", "scrape", "gpu_sampler", "gateway", "dashboard"]) {
             switch key {
             case "server": readServer(value, into: &configuration)
             case "storage": readStorage(value, into: &configuration)
             case "scrape": readScrape(value, into: &configuration)
             case "gpu_sampler": readGPUSampler(value, into: &configuration)
+            case "gateway": readGateway(value, into: &configuration)
             case "dashboard": readDashboard(value, into: &configuration)
             default: readEndpoints(value, into: &configuration)
             }
@@ -397,6 +399,146 @@ private struct Reader {
             case "command": if let v = string(value, path) { configuration.gpuSampler.command = v }
             default: configuration.gpuSampler.labels = labels(value, path)
             }
+        }
+    }
+}
+
+// MARK: gateway
+
+extension Reader {
+    /// `gateway:` (docs/gateway.md): upstreams, routing, measurement and capture settings.
+    mutating func readGateway(_ node: Node, into configuration: inout BifocalConfiguration) {
+        var gateway = GatewayConfiguration()
+        let known = ["upstreams", "default_upstream", "tenant_header", "stream_usage", "capture", "record_queue", "max_request_bytes"]
+        for (key, value) in entries(node, "gateway", known: known) {
+            let path = "gateway.\(key)"
+            switch key {
+            case "default_upstream": gateway.defaultUpstream = string(value, path)
+            case "tenant_header":
+                guard let v = string(value, path) else { continue }
+                if v.isEmpty || !v.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ":") }) {
+                    issue(value, path, "expected an HTTP header name, got \"\(v)\"")
+                } else {
+                    gateway.tenantHeader = v.lowercased()
+                }
+            case "stream_usage": if let v = bool(value, path) { gateway.injectStreamUsage = v }
+            case "record_queue": if let v = int(value, path, range: 1...10_000_000) { gateway.recordQueueSize = v }
+            case "max_request_bytes": if let v = bytes(value, path) { gateway.maxRequestBytes = Int(v) }
+            case "capture":
+                for (k, v) in entries(value, path, known: ["sample_rate", "max_bytes"]) {
+                    let field = "\(path).\(k)"
+                    if k == "sample_rate" {
+                        guard let rate = double(v, field) else { continue }
+                        if rate > 1 { issue(v, field, "expected a share 0-1, got \(rate)") } else { gateway.captureSampleRate = rate }
+                    } else if let b = bytes(v, field) {
+                        gateway.captureMaxBytes = Int(min(b, 1 << 20))
+                    }
+                }
+            default:
+                guard let list = value.sequence else {
+                    issue(value, path, "expected a list of upstreams (- name: ..., urls: [...])")
+                    continue
+                }
+                for (index, item) in list.enumerated() {
+                    if let upstream = readUpstream(item, "\(path)[\(index)]") { gateway.upstreams.append(upstream) }
+                }
+            }
+        }
+        var names = Set<String>()
+        for (index, upstream) in gateway.upstreams.enumerated() where !names.insert(upstream.name).inserted {
+            issue(node, "gateway.upstreams[\(index)]", "upstream \(upstream.name) is listed twice")
+        }
+        if let name = gateway.defaultUpstream, !names.contains(name) {
+            issue(node, "gateway.default_upstream", "no upstream is named \(name)")
+        }
+        configuration.gateway = gateway
+    }
+
+    private mutating func readUpstream(_ node: Node, _ path: String) -> UpstreamConfiguration? {
+        var upstream = UpstreamConfiguration(name: "", baseURLs: [])
+        var authKind = "passthrough"
+        var authNode: Node?
+        var keyEnv: String?
+        var keyHeader = "authorization"
+        var sigv4 = SigV4Settings()
+        let known = ["name", "kind", "urls", "url", "models", "sagemaker_endpoints", "auth", "api_key_env", "api_key_header",
+                     "aws_region", "aws_profile", "aws_service", "ca_file", "connect_timeout", "read_timeout", "pool_size",
+                     "endpoint", "variant", "instance", "provider"]
+        for (key, value) in entries(node, path, known: known) {
+            let field = "\(path).\(key)"
+            switch key {
+            case "name": upstream.name = string(value, field) ?? ""
+            case "kind":
+                guard let text = string(value, field) else { continue }
+                if let kind = UpstreamKind(rawValue: text) { upstream.kind = kind } else {
+                    issue(value, field, "expected openai, sagemaker or sagemaker-container, got \"\(text)\"")
+                }
+            case "urls", "url":
+                for (i, url) in strings(value, field).enumerated() {
+                    if !UpstreamConfiguration.isValidBaseURL(url) {
+                        issue(value.sequence?[i] ?? value, field, "\"\(url)\" is not an http:// or https:// URL with a host")
+                    } else {
+                        upstream.baseURLs.append(url)
+                    }
+                }
+            case "models": upstream.models = strings(value, field)
+            case "sagemaker_endpoints": upstream.sagemakerEndpoints = strings(value, field)
+            case "auth":
+                authNode = value
+                authKind = string(value, field) ?? authKind
+            case "api_key_env": keyEnv = string(value, field)
+            case "api_key_header": keyHeader = string(value, field) ?? keyHeader
+            case "aws_region": sigv4.region = string(value, field)
+            case "aws_profile": sigv4.profile = string(value, field)
+            case "aws_service": sigv4.service = string(value, field) ?? sigv4.service
+            case "ca_file": upstream.caFile = string(value, field)
+            case "connect_timeout": if let v = duration(value, field) { upstream.connectTimeout = v }
+            case "read_timeout": if let v = duration(value, field) { upstream.readTimeout = v }
+            case "pool_size": if let v = int(value, field, range: 1...100_000) { upstream.poolSize = v }
+            case "endpoint": upstream.endpoint = string(value, field)
+            case "variant": upstream.variant = string(value, field)
+            case "instance": upstream.instance = string(value, field)
+            default: upstream.provider = string(value, field)
+            }
+        }
+        switch authKind {
+        case "passthrough": upstream.auth = .passthrough
+        case "none": upstream.auth = .none
+        case "sigv4": upstream.auth = .sigv4(sigv4)
+        case "api_key":
+            guard let keyEnv, !keyEnv.isEmpty else {
+                issue(authNode ?? node, "\(path).api_key_env", "auth api_key needs api_key_env: the environment variable that holds the key")
+                return nil
+            }
+            upstream.auth = .apiKey(environmentVariable: keyEnv, header: keyHeader)
+        default:
+            issue(authNode ?? node, "\(path).auth", "expected passthrough, api_key, sigv4 or none, got \"\(authKind)\"")
+        }
+        if upstream.kind == .sagemaker, case .passthrough = upstream.auth { upstream.auth = .sigv4(sigv4) }
+        if upstream.name.isEmpty { issue(node, path, "an upstream needs a name"); return nil }
+        if upstream.resolvedBaseURLs.isEmpty && !(upstream.kind == .sagemaker) {
+            issue(node, path, "upstream \(upstream.name) needs urls (one or more base URLs, like http://127.0.0.1:8000)")
+            return nil
+        }
+        return upstream
+    }
+
+    /// A list of strings, or one string.
+    private mutating func strings(_ node: Node, _ path: String) -> [String] {
+        if let list = node.sequence {
+            return list.enumerated().compactMap { i, item in string(item, "\(path)[\(i)]") }
+        }
+        return string(node, path).map { [$0] } ?? []
+    }
+
+    private mutating func bool(_ node: Node, _ path: String) -> Bool? {
+        guard let text = string(node, path) else { return nil }
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            issue(node, path, "expected true or false, got \"\(text)\"")
+            return nil
         }
     }
 }

@@ -1,4 +1,5 @@
 public import BifocalCore
+public import BifocalGateway
 public import BifocalIngest
 public import BifocalStore
 
@@ -26,6 +27,8 @@ public struct BifocalConfiguration: Sendable, Hashable {
     public var gpuSampler = GPUSamplerSettings()
     /// Dashboard thresholds (`dashboard:`).
     public var dashboard = DashboardSettings()
+    /// The gateway (`gateway:`): upstreams, routing, measurement; off when it has no upstreams.
+    public var gateway = GatewayConfiguration()
 
     /// The defaults.
     public init() {}
@@ -50,6 +53,7 @@ public struct BifocalConfiguration: Sendable, Hashable {
             problems.append("storage.retention.texts (\(Timestamp.formatDuration(storage.textRetention))) cannot be longer than storage.retention.raw (\(Timestamp.formatDuration(storage.rawRetention)))")
         }
         problems += dashboard.problems
+        problems += gatewayProblems()
         return problems
     }
 }

@@ -159,6 +159,17 @@ private let chatStreamNoUsage = #"{"model":"m","messages":[{"role":"user","conte
         }
     }
 
+    @Test func aBodyOverTheLimitIs413() async throws {
+        var configuration = upstreamConfiguration(["http://127.0.0.1:1"])
+        configuration.maxRequestBytes = 1024
+        try await withGateway(configuration) { gw in
+            let body = #"{"model":"m","prompt":""# + String(repeating: "x", count: 2000) + #""}"#
+            let (status, _, text) = try await gw.send("/v1/completions", body: body)
+            #expect(status == 413 && String(buffer: text).contains("request_too_large"))
+            #expect(try #require(await gw.sink.waitFor(1).first).status == .clientError)
+        }
+    }
+
     @Test func theDefaultUpstreamServesUnlistedModels() async throws {
         let log = UpstreamLog()
         let router = scriptedUpstream(log: log, contentType: "application/json", chunks: { [Array("{}".utf8)] })
