@@ -100,6 +100,8 @@ extension Gateway {
         var exchange = exchange
         enum Outcome { case complete, clientGone, upstream(UpstreamFailure) }
         var outcome = Outcome.complete
+        // Whether the stream's terminal event has been written to the client.
+        var deliveredTerminal = false
         do {
             // The iterator lives only in this scope: dropping it cancels the upstream request.
             var iterator = body.makeAsyncIterator()
@@ -119,6 +121,7 @@ extension Gateway {
                     case .send(let edited): try await writer.write(edited)
                     case .hold: break
                     }
+                    deliveredTerminal = relay.sawTerminalEvent
                 } catch {
                     outcome = .clientGone
                     break
@@ -128,14 +131,19 @@ extension Gateway {
         let end = clock.now()
         let rest = relay.end(at: end)
         relay.fill(&exchange.record, end: end)
+        // A client that hangs up after it got the terminal event had the whole answer.
+        if case .clientGone = outcome, deliveredTerminal { outcome = .complete }
+        if case .upstream(.cancelled) = outcome, deliveredTerminal { outcome = .complete }
         switch outcome {
         case .complete:
             do {
                 if let rest { try await writer.write(rest) }
                 try await writer.finish(nil)
-            } catch {
+            } catch where !deliveredTerminal {
                 exchange.record.status = .cancelled
                 exchange.record.error = "the client went away before the answer was complete"
+            } catch {
+                // The answer was complete; the client just left first.
             }
         case .clientGone:
             exchange.record.status = .cancelled

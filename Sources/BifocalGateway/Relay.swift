@@ -25,6 +25,15 @@ protocol ResponseRelay: Sendable {
     func fill(_ record: inout InferenceRecord, end: Int64)
     /// The generated text kept for a sampled request (empty when not capturing).
     var capturedText: [UInt8] { get }
+    /// Whether the stream's terminal event (`data: [DONE]`, `response.completed`) has been read:
+    /// once it has reached the client, the answer is complete even if the client hangs up before
+    /// the upstream closes (the openai client closes right after `[DONE]`).
+    var sawTerminalEvent: Bool { get }
+}
+
+extension ResponseRelay {
+    /// Relays without a terminal event: only the upstream's end completes the answer.
+    var sawTerminalEvent: Bool { false }
 }
 
 /// Relays an OpenAI-compatible event stream (chat or text completions, or the Responses API).
@@ -43,6 +52,7 @@ struct OpenAIStreamRelay: ResponseRelay {
     var facts = ResponseFacts()
     private var parser: SSEParser
     private var events = 0
+    private(set) var sawTerminalEvent = false
 
     init(operation: OpenAIOperation, strips: Bool, timer: TokenTimer, captureLimit: Int?) {
         self.operation = operation
@@ -131,7 +141,10 @@ struct OpenAIStreamRelay: ResponseRelay {
     private mutating func measure(at time: Int64) -> ChunkReading? {
         events += 1
         let data = parser.data
-        guard let first = data.first(where: { $0 != 0x20 && $0 != 0x09 }), first == UInt8(ascii: "{") else { return nil }
+        guard let first = data.first(where: { $0 != 0x20 && $0 != 0x09 }), first == UInt8(ascii: "{") else {
+            if data.elementsEqual("[DONE]".utf8) { sawTerminalEvent = true }
+            return nil
+        }
         let reading = data.withUnsafeBytes { bytes in
             operation == .responses
                 ? ChunkReading.responses(bytes, facts: &facts, capturing: capturing)
