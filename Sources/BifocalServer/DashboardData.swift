@@ -119,6 +119,8 @@ struct DashboardPanel: Sendable {
 struct DashboardData: Sendable {
     let store: any Store
     let settings: DashboardSettings
+    /// Chunks of range answers shared by every request (nil: always read the store).
+    var cache: DashboardCache? = nil
 
     static let recordHint = "No inference records in the store yet. Point your OpenAI client at this server's gateway (http://HOST:PORT/v1), POST records to /api/v1/records, send OTLP GenAI spans to /v1/traces, or run `bifocal ingest FILE`."
     static let seriesHint = "No GPU or engine series yet. Add scrape targets (DCGM exporter, vLLM /metrics) under scrape.targets in the config, or enable gpu_sampler on a host with nvidia-smi."
@@ -197,15 +199,29 @@ struct DashboardData: Sendable {
 
     /// Runs queries concurrently; a query the store rejects yields an empty result rather than
     /// failing the page (a panel then shows its empty state).
-    func run(_ queries: [SignalQuery]) async throws -> [SignalResult?] {
-        try await withThrowingTaskGroup(of: (Int, SignalResult?).self) { group in
+    func run(_ queries: [SignalQuery], now: Int64) async throws -> [SignalResult?] {
+        guard let cache else { return try await Self.run(queries, on: store) }
+        let store = store
+        return try await cache.answer(queries, now: now) { try await Self.run($0, on: store) }
+    }
+
+    /// One query's answer and its position. A struct rather than an `(Int, SignalResult?)`
+    /// tuple: release builds of the tuple form (Swift 6.3) trapped in the loop that collects the
+    /// answers, or lost them, while debug builds did not; this form works in both.
+    struct Answer: Sendable {
+        var index: Int
+        var result: SignalResult?
+    }
+
+    static func run(_ queries: [SignalQuery], on store: any Store) async throws -> [SignalResult?] {
+        try await withThrowingTaskGroup(of: Answer.self) { group in
             for (i, query) in queries.enumerated() {
                 group.addTask {
-                    do { return (i, try await store.query(query)) } catch is QueryError { return (i, nil) }
+                    do { return Answer(index: i, result: try await store.query(query)) } catch is QueryError { return Answer(index: i, result: nil) }
                 }
             }
             var results = [SignalResult?](repeating: nil, count: queries.count)
-            for try await (i, result) in group { results[i] = result }
+            for try await answer in group { results[answer.index] = answer.result }
             return results
         }
     }
@@ -332,7 +348,7 @@ struct DashboardData: Sendable {
                 }
             }
         }
-        let results = try await run(queries)
+        let results = try await run(queries, now: now)
 
         var json = JSONWriter(capacity: 64 * 1024)
         json.raw("{")
@@ -425,7 +441,7 @@ struct DashboardData: Sendable {
         ]
         var queries = signals.map { SignalQuery(signal: $0.0, by: by, shape: .range(from: view.from, to: view.to, step: view.step)) }
         queries += summary.map { SignalQuery(signal: $0.0, by: by, shape: .instant(at: view.to, window: view.to - view.from)) }
-        let results = try await run(queries)
+        let results = try await run(queries, now: now)
         // The groups there are, busiest first; by default the first four are compared.
         let countIndex = signals.count
         var available: [(String, Double)] = []

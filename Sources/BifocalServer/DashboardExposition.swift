@@ -75,24 +75,17 @@ struct DashboardExposition: Sendable {
     /// out rather than failing the scrape (the self-health metrics still matter then).
     func render(now: Int64) async -> String {
         let families = Self.families
-        let results = await withTaskGroup(of: (Int, SignalResult?).self) { group in
-            for (i, family) in families.enumerated() {
-                group.addTask {
-                    let query = SignalQuery(signal: family.signal, by: family.by, shape: .instant(at: now, window: Self.window), aggregation: family.aggregation)
-                    return (i, try? await store.query(query))
-                }
-            }
-            var results = [SignalResult?](repeating: nil, count: families.count)
-            for await (i, result) in group { results[i] = result }
-            return results
+        let queries = families.map {
+            SignalQuery(signal: $0.signal, by: $0.by, shape: .instant(at: now, window: Self.window), aggregation: $0.aggregation)
         }
+        let results = (try? await DashboardData.run(queries, on: store)) ?? []
         var out = ExpositionWriter()
         var written = Set<String>()
         for (i, family) in families.enumerated() where !written.contains(family.metric) {
             written.insert(family.metric)
             out.family(family.metric, type: "gauge", help: family.help)
             for (k, member) in families.enumerated() where member.metric == family.metric {
-                for series in results[k]?.series ?? [] {
+                for series in (k < results.count ? results[k] : nil)?.series ?? [] {
                     guard let value = series.points.first?.value, value.isFinite else { continue }
                     var labels = member.by.map { ($0, series.labels[$0] ?? "") }
                     if let extra = member.extra { labels.append(extra) }

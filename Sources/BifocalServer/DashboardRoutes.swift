@@ -46,7 +46,7 @@ struct DashboardRoutes {
         let store = store
         let settings = settings
         let clock = clock
-        let data = DashboardData(store: store, settings: settings)
+        let data = DashboardData(store: store, settings: settings, cache: DashboardCache())
         router.get("/ui/assets/bifocal.css") { _, _ in Self.asset(DashboardStyle.css, type: "text/css; charset=utf-8") }
         router.get("/ui/assets/bifocal.js") { _, _ in Self.asset(DashboardScript.js, type: "text/javascript; charset=utf-8") }
         router.get("/") { request, _ in

@@ -101,6 +101,14 @@ extension SQLiteStore {
     /// Records looked at per page at most, so that a filter matching little (a rare model, a text
     /// search) still answers in bounded time; the page then says so and its cursor goes on.
     public static let recordScanBudget = 50_000
+    /// The budget when searching captured texts: texts looked at (each costs more to read than
+    /// a record's columns), among the records that kept theirs.
+    public static let textScanBudget = 20_000
+
+    /// The scan budget for `filter`.
+    public static func scanBudget(for filter: RecordFilter) -> Int {
+        (filter.text ?? "").isEmpty ? recordScanBudget : textScanBudget
+    }
 
     static let listColumns = "r.seq, " + SQLiteSchema.recordColumns.map { "r.\($0)" }.joined(separator: ", ")
         + ", t.prompt, t.response, t.context, t.reference"
@@ -114,23 +122,28 @@ extension SQLiteStore {
         let limit = max(1, min(limit, 1000))
         do {
             return try await pool.read { db in
+                // A text search walks the texts table (its start index, keyed by the record's
+                // sequence number): only records with texts can match, and their texts are read
+                // in order rather than looked up one by one. Otherwise the records' start index.
+                let searching = !(filter.text ?? "").isEmpty
+                let (table, alias, key) = searching ? ("texts", "t", "record") : ("records", "r", "seq")
                 var bounds: [String] = []
                 var args: [any DatabaseValueConvertible] = []
                 if let from = filter.from { bounds.append("start >= ?"); args.append(from) }
                 if let to = filter.to { bounds.append("start < ?"); args.append(to) }
                 if let cursor {
-                    bounds.append("(start < ? OR (start = ? AND seq < ?))")
+                    bounds.append("(start < ? OR (start = ? AND \(key) < ?))")
                     args += [cursor.start, cursor.start, cursor.sequence]
                 }
                 let boundSQL = bounds.isEmpty ? "" : "WHERE " + bounds.joined(separator: " AND ")
-                let boundary = try Row.fetchOne(db, sql: "SELECT start, seq FROM records \(boundSQL) ORDER BY start DESC, seq DESC LIMIT 1 OFFSET \(Self.recordScanBudget)",
+                let boundary = try Row.fetchOne(db, sql: "SELECT start, \(key) FROM \(table) \(boundSQL) ORDER BY start DESC, \(key) DESC LIMIT 1 OFFSET \(Self.scanBudget(for: filter))",
                                                 arguments: StatementArguments(args))
                     .map { RecordCursor(start: $0[0], sequence: $0[1]) }
 
-                var conditions = bounds.map { $0.replacingOccurrences(of: "start", with: "r.start").replacingOccurrences(of: "seq", with: "r.seq") }
+                var conditions = bounds.map { $0.replacingOccurrences(of: "start", with: "\(alias).start").replacingOccurrences(of: "\(key) <", with: "\(alias).\(key) <") }
                 var values = args
                 if let b = boundary {
-                    conditions.append("(r.start > ? OR (r.start = ? AND r.seq > ?))")
+                    conditions.append("(\(alias).start > ? OR (\(alias).start = ? AND \(alias).\(key) > ?))")
                     values += [b.start, b.start, b.sequence]
                 }
                 for (column, value) in [("endpoint", filter.endpoint), ("model", filter.model), ("component", filter.component),
@@ -149,14 +162,22 @@ extension SQLiteStore {
                 if let v = filter.minTTFTMs { slow.append("r.ttft_ms >= ?"); values.append(v) }
                 if !slow.isEmpty { conditions.append("(" + slow.joined(separator: " OR ") + ")") }
                 if let text = filter.text, !text.isEmpty {
-                    // instr on lower() rather than LIKE, so that % and _ in the search are plain text.
-                    conditions.append("(instr(lower(t.prompt), lower(?)) > 0 OR instr(lower(t.response), lower(?)) > 0)")
-                    values += [text, text]
+                    // LIKE (case-insensitive for ASCII) with %, _ and the escape character escaped,
+                    // so that they match themselves.
+                    var pattern = "%"
+                    for c in text {
+                        if c == "%" || c == "_" || c == "\\" { pattern.append("\\") }
+                        pattern.append(c)
+                    }
+                    pattern += "%"
+                    conditions.append("(t.prompt LIKE ? ESCAPE '\\' OR t.response LIKE ? ESCAPE '\\')")
+                    values += [pattern, pattern]
                 }
+                let join = searching ? "texts t CROSS JOIN records r ON r.seq = t.record" : "records r LEFT JOIN texts t ON t.record = r.seq"
                 let sql = """
-                    SELECT \(Self.listColumns) FROM records r LEFT JOIN texts t ON t.record = r.seq
+                    SELECT \(Self.listColumns) FROM \(join)
                     \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
-                    ORDER BY r.start DESC, r.seq DESC LIMIT \(limit)
+                    ORDER BY \(alias).start DESC, \(alias).\(key) DESC LIMIT \(limit)
                     """
                 let statement = try db.cachedStatement(sql: sql)
                 try statement.setArguments(StatementArguments(values))

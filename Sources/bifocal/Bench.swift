@@ -13,7 +13,7 @@ struct Bench: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "What to measure: decode, ingest, query, parse, scrape, otlp, or all.")
+    @Argument(help: "What to measure: decode, ingest, query, parse, scrape, otlp, dashboard, or all.")
     var what: String = "all"
 
     @Option(name: .long, help: "Records for the HTTP ingest run.")
@@ -40,12 +40,18 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .long, help: "GenAI spans for the OTLP run (sent in 512-span export requests).")
     var otlpSpans: Int = 512_000
 
+    @Option(name: .long, help: "Records for the dashboard run.")
+    var dashboardRecords: Int = 1_000_000
+
+    @Option(name: .long, help: "Days of records and series for the dashboard run.")
+    var dashboardDays: Int = 30
+
     @Option(name: .long, help: "Data folder (default: a temporary folder, removed afterwards).")
     var data: String?
 
     func run() async throws {
-        guard ["decode", "ingest", "query", "parse", "scrape", "otlp", "all"].contains(what) else {
-            throw ValidationError("measure decode, ingest, query, parse, scrape, otlp or all, not \(what)")
+        guard ["decode", "ingest", "query", "parse", "scrape", "otlp", "dashboard", "all"].contains(what) else {
+            throw ValidationError("measure decode, ingest, query, parse, scrape, otlp, dashboard or all, not \(what)")
         }
         #if DEBUG
         print("warning: this is a debug build; figures mean little. Use `swift build -c release`.")
@@ -77,6 +83,11 @@ struct Bench: AsyncParsableCommand {
         if what == "otlp" || what == "all" {
             let path = try folder("otlp")
             try await Benchmark.otlp(spans: otlpSpans, connections: connections, batchSize: 512, directory: path, report: report)
+            cleanup(path)
+        }
+        if what == "dashboard" || what == "all" {
+            let path = try folder("dashboard")
+            try await Benchmark.dashboard(records: dashboardRecords, days: dashboardDays, directory: path, report: report)
             cleanup(path)
         }
         if what == "query" || what == "all" {

@@ -58,6 +58,48 @@ struct DashboardMetricsTests {
         try PromtoolCheck.check(text)
     }
 
+    @Test("chunked, cached range answers equal the store's answer for the whole range")
+    func chunkCache() async throws {
+        let folder = try TemporaryDirectory()
+        let fleet = DemoFleet(now: testNow)
+        var configuration = StoreConfiguration(directory: folder.path)
+        configuration.endpoints = EndpointCatalog([fleet.endpointSpec])
+        let store = try SQLiteStore.open(configuration)
+        let from = testNow - 6 * Timestamp.microsPerHour
+        _ = try await store.insert(fleet.records(from: from, to: testNow, requestsPerSecond: 1, seed: 3))
+        _ = try await store.insertSeries(fleet.series(from: from, to: testNow, interval: 30 * Timestamp.microsPerSecond, seed: 4))
+        let step = 5 * Timestamp.microsPerMinute
+        // A range that does not start on a chunk boundary, ending at "now".
+        let range = SignalQuery.Shape.range(from: from + 7 * step, to: testNow, step: step)
+        let queries = [
+            SignalQuery(signal: "requests.rate", by: ["model"], shape: range),
+            SignalQuery(signal: "ttft.p95", by: ["model"], shape: range),
+            SignalQuery(signal: "errors.timeout.ratio", shape: range),
+            SignalQuery(signal: "gpu.utilization", by: ["gpu"], shape: range),
+            SignalQuery(signal: "gpus.used", shape: range),
+            SignalQuery(signal: "requests.rate", shape: .instant(at: testNow, window: step)),
+        ]
+        let whole = try await DashboardData.run(queries, on: store)
+        let cache = DashboardCache()
+        for round in 0..<2 {
+            let chunked = try await cache.answer(queries, now: testNow) { try await DashboardData.run($0, on: store) }
+            #expect(cache.count > 0)
+            for (a, b) in zip(whole, chunked) {
+                let a = try #require(a), b = try #require(b)
+                #expect(a.series.map(\.labels) == b.series.map(\.labels), "\(a.signal), round \(round)")
+                for (sa, sb) in zip(a.series, b.series) {
+                    #expect(sa.points.map(\.time) == sb.points.map(\.time), "\(a.signal)")
+                    for (pa, pb) in zip(sa.points, sb.points) {
+                        #expect((pa.value == nil) == (pb.value == nil), "\(a.signal) at \(pa.time)")
+                        if let x = pa.value, let y = pb.value { #expect(abs(x - y) <= 1e-9 * max(1, abs(x)), "\(a.signal) at \(pa.time)") }
+                    }
+                }
+            }
+        }
+        try await store.close()
+        _ = folder
+    }
+
     @Test("the Grafana dashboard is valid JSON whose panels read only metrics /metrics emits")
     func grafanaDashboard() async throws {
         var settings = DashboardSettings()

@@ -1,0 +1,99 @@
+import BifocalCore
+import BifocalStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+extension Benchmark {
+    /// `bench dashboard`: fills a store with the demo fleet's history (`records` records over
+    /// `days` days, and the same days of scraped series for 8 GPUs and 2 model servers), starts
+    /// the real server on loopback, and times each page's data over HTTP: the Overview and
+    /// Compare JSON for every named range, the request list (plain, filtered, text search), a
+    /// request page, the records API and `/metrics`: the first load (the dashboard's chunk cache
+    /// cold for that view), then the median of `repeats`. The goal is 100 ms per page.
+    public static func dashboard(records total: Int, days: Int, repeats: Int = 11, directory: String,
+                                 report: @escaping @Sendable (String) -> Void) async throws {
+        let now = Timestamp.floor(Timestamp.now(), toMultipleOf: Timestamp.microsPerMinute)
+        let fleet = DemoFleet(now: now)
+        var configuration = BifocalConfiguration()
+        configuration.port = 0
+        configuration.storage.directory = directory
+        configuration.storage.rawRetention = Int64(days + 1) * Timestamp.microsPerDay
+        configuration.storage.textRetention = configuration.storage.rawRetention
+        configuration.storage.endpoints = EndpointCatalog([fleet.endpointSpec])
+        configuration.gpuSampler.mode = .off
+        configuration.retentionInterval = Timestamp.microsPerHour
+        let store = try SQLiteStore.open(configuration.storage)
+        let existing = try await store.statistics()
+        if existing.records == 0 {
+            // The fleet's mean load over a week is about 0.49 of its peak-scaled rate.
+            let rate = Double(total) / (Double(days) * 86_400 * 0.487)
+            let clock = ContinuousClock()
+            let started = clock.now
+            let (records, points) = try await fleet.backfill(into: store, days: Double(days), requestsPerSecond: rate,
+                                                             seriesRawRetention: configuration.storage.seriesRawRetention, report: report)
+            let elapsed = clock.now - started
+            report("filled \(records) records and \(points) series points over \(days) days in \(elapsed.components.seconds) s")
+        } else {
+            report("reusing the store in \(directory): \(existing.records) records (its history ends where it was filled)")
+        }
+        let statistics = try await store.statistics()
+        report("store: \(statistics.records) records, \(statistics.series) series, \(statistics.points) raw points, \(statistics.sizeBytes / 1_048_576) MiB")
+
+        let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let app = buildApplication(configuration: configuration, store: store, logger: Logger(label: "bench"), onServerRunning: { port in
+            portContinuation.yield(port)
+        })
+        let group = ServiceGroup(services: [app], logger: Logger(label: "bench"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = portStream.makeAsyncIterator()
+            guard let port = await iterator.next() else { return }
+            let client = RemoteClient(baseURL: "http://127.0.0.1:\(port)", token: nil)
+            let someID = try await {
+                let data = try await client.get(path: "/api/v1/records", parameters: [("since", "1h"), ("q", "refund"), ("limit", "1")])
+                let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+                return ((object?["records"] as? [[String: Any]])?.first?["ref"] as? String) ?? "missing"
+            }()
+            var pages: [(String, String, [(String, String)])] = []
+            for range in DashboardView.ranges.map(\.name) {
+                pages.append(("Overview data, \(range)", "/ui/data/overview", [("range", range), ("by", "model")]))
+            }
+            pages += [
+                ("Overview data, 24h by variant", "/ui/data/overview", [("range", "24h"), ("by", "variant")]),
+                ("Compare data, 24h, model and variant", "/ui/data/compare", [("range", "24h"), ("dimension", "model,variant")]),
+                ("Compare data, 30d, model", "/ui/data/compare", [("range", "30d"), ("dimension", "model")]),
+                ("Requests page, 1h", "/ui/requests", [("range", "1h")]),
+                ("Requests page, 7d, model + timeouts", "/ui/requests", [("range", "7d"), ("model", "qwen-2.5-32b"), ("status", "timeout")]),
+                ("Requests page, 30d, slow", "/ui/requests", [("range", "30d"), ("slow", "e2e")]),
+                ("Requests page, 30d, text search (no match)", "/ui/requests", [("range", "30d"), ("q", "no such words anywhere")]),
+                ("Request page", "/ui/requests/\(someID)", []),
+                ("Records API, 30d, tenant + errors, 100", "/api/v1/records", [("since", "30d"), ("tenant", "search"), ("status", "errors"), ("limit", "100")]),
+                ("Overview HTML shell", "/", [("range", "1h")]),
+                ("/metrics (dashboard signals)", "/metrics", []),
+            ]
+            func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
+            report(pad("page data (first load, then median of \(repeats))", 48) + "     first     median        max      bytes")
+            for (title, path, parameters) in pages {
+                let coldClock = ContinuousClock()
+                let coldStart = coldClock.now
+                _ = try await client.get(path: path, parameters: parameters)
+                let coldElapsed = coldClock.now - coldStart
+                let cold = Double(coldElapsed.components.seconds) * 1000 + Double(coldElapsed.components.attoseconds) / 1e15
+                var samples: [Double] = []
+                var size = 0
+                for _ in 0..<repeats {
+                    let clock = ContinuousClock()
+                    let started = clock.now
+                    size = try await client.get(path: path, parameters: parameters).count
+                    let elapsed = clock.now - started
+                    samples.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+                }
+                samples.sort()
+                report("  " + pad(title, 46) + String(format: "%8.1f ms %8.1f ms %8.1f ms %10d", cold, samples[samples.count / 2], samples.last ?? 0, size))
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+}
