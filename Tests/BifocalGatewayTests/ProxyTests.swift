@@ -213,6 +213,33 @@ private let chatStreamNoUsage = #"{"model":"m","messages":[{"role":"user","conte
         }
     }
 
+    @Test func aClientThatHangsUpAfterDoneHadTheWholeAnswer() async throws {
+        // The openai client closes the connection as soon as it reads [DONE]; an upstream that
+        // closes a moment later must not turn a complete answer into a cancelled one.
+        let log = UpstreamLog()
+        let chunk = Array(#"data: {"choices":[{"index":0,"delta":{"content":"x"}}],"usage":null}"#.utf8) + [10, 10]
+        let usage = Array(#"data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}"#.utf8) + [10, 10]
+        let done = Array("data: [DONE]\n\n".utf8)
+        let trailer = Array(": still open\n\n".utf8)
+        let router = scriptedUpstream(log: log, chunks: { [chunk, chunk, usage, done, trailer] }, pause: .milliseconds(150))
+        try await withServer(router) { upstreamPort in
+            try await withGateway(upstreamConfiguration(["http://127.0.0.1:\(upstreamPort)"])) { gw in
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(gw.port)/v1/chat/completions")
+                request.method = .POST
+                request.body = .bytes(ByteBuffer(string: chatStream))
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                var seen: [UInt8] = []
+                for try await buffer in response.body {
+                    seen += buffer.readableBytesView
+                    if String(decoding: seen, as: UTF8.self).contains("[DONE]") { break }  // hang up, as openai does
+                }
+                let record = try #require(await gw.sink.waitFor(1).first)
+                #expect(record.status == .ok, "\(record.error ?? "")")
+                #expect(record.outputTokens == 2 && record.tokensEstimated == false)
+            }
+        }
+    }
+
     @Test func aFullRecordQueueDropsRecordsNotRequests() async throws {
         let log = UpstreamLog()
         let router = scriptedUpstream(log: log, contentType: "application/json", chunks: { [Array("{}".utf8)] })
