@@ -194,6 +194,10 @@ def auth_cases(rng, seed):
         ('POST', 'http://127.0.0.1:8089/endpoints/e/invocations', [('Content-Type', 'application/json'),
          ('User-Agent', 'not signed'), ('X-Amzn-Trace-Id', 'Root=1-abc'), ('Expect', '100-continue')], b'{}', None),
         ('POST', 'https://runtime.sagemaker.us-east-1.amazonaws.com:443/endpoints/e/invocations', [], b'', None),
+        ('POST', 'https://runtime.sagemaker.us-east-1.amazonaws.com/endpoints/e/invocations-response-stream',
+         [('Content-Type', 'application/json'), ('traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'),
+          ('tracestate', 'a=b'), ('baggage', 'k=v'), ('Connection', 'keep-alive'), ('Keep-Alive', 'timeout=5'), ('TE', 'trailers')],
+         b'{"inputs":"x"}', None),
         ('PUT', 'https://example.amazonaws.com/caf%C3%A9/%E2%82%AC?x=%E2%82%AC', [('X-Amz-Meta', '\u00e9t\u00e9')], 'd\u00e9j\u00e0'.encode(), 'T'),
     ]
     if seed:

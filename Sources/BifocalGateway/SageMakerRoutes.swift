@@ -133,7 +133,7 @@ extension Gateway {
     }
 
     /// The headers sent on: to the runtime API only what SageMaker reads (content type, accept,
-    /// `X-Amzn-SageMaker-*`) plus `traceparent`, since every one of them is signed; to a container
+    /// `X-Amzn-SageMaker-*`), all of them signed, plus `traceparent` (never signed); to a container
     /// the client's headers as the OpenAI routes forward them, with the AWS signing headers of the
     /// client's own request removed and `X-Amzn-SageMaker-Accept` as `Accept`.
     static func sageMakerHeaders(_ fields: HTTPFields, runtimeAPI: Bool, streamRoute: Bool, trace: TraceContext,

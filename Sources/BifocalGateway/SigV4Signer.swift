@@ -6,8 +6,8 @@ import BifocalCore
 /// request signs to the same `Authorization` header: the canonical URI is the wire path with dot
 /// segments and empty segments removed, percent-encoded once more (services other than S3 sign the
 /// already-encoded path encoded again); the canonical query sorts decoded-then-encoded pairs; every
-/// header given is signed except `expect`, `transfer-encoding`, `user-agent` and `x-amzn-trace-id`
-/// (which proxies rewrite), values trimmed and inner runs of spaces collapsed, repeated names joined
+/// header given is signed except those in `unsignedHeaders` (hop-by-hop and tracing headers, which
+/// proxies rewrite), values trimmed and inner runs of spaces collapsed, repeated names joined
 /// by commas; `host` is added from the URL when absent; the session token is set as
 /// `X-Amz-Security-Token` before signing, so it is signed too. Checked against AWS's test suite and
 /// against botocore itself (Tests/BifocalGatewayTests/Captures/sigv4, `.ci/interop-sagemaker`).
@@ -49,8 +49,12 @@ public struct SigV4Signer: Sendable {
         public var amzDate: String
     }
 
-    /// Headers botocore never signs (`SIGNED_HEADERS_BLACKLIST`): proxies and clients change them.
-    public static let unsignedHeaders: Set<String> = ["expect", "transfer-encoding", "user-agent", "x-amzn-trace-id"]
+    /// Headers botocore never signs (`SIGNED_HEADERS_BLACKLIST` in 1.44): hop-by-hop headers, and
+    /// headers that proxies, clients and tracing instrumentation add or rewrite on the way.
+    public static let unsignedHeaders: Set<String> = [
+        "baggage", "connection", "expect", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+        "traceparent", "tracestate", "trailer", "transfer-encoding", "upgrade", "user-agent", "x-amzn-trace-id",
+    ]
 
     /// SHA-256 of the empty body, in hex.
     public static let emptyBodySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -4,8 +4,8 @@ public import NIOHTTP1
 /// SigV4 plugged into the proxy: signs each request to a `sagemaker` upstream just before it leaves,
 /// over the exact method, URL, headers and body sent.
 ///
-/// Every header the request carries is signed except those botocore leaves out (`user-agent`,
-/// `expect`, `transfer-encoding`, `x-amzn-trace-id`); `Host`, `X-Amz-Date`, `X-Amz-Security-Token`
+/// Every header the request carries is signed except those botocore leaves out
+/// (`SigV4Signer.unsignedHeaders`: hop-by-hop, `user-agent`, `traceparent`, ...); `Host`, `X-Amz-Date`, `X-Amz-Security-Token`
 /// and `Authorization` are set. The HTTP client keeps an explicit `Host` and adds only
 /// `Content-Length`, which is not signed, so what is signed is what AWS receives.
 public struct SigV4UpstreamSigner: UpstreamRequestSigner {
