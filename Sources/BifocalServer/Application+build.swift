@@ -35,7 +35,9 @@ public func buildApplication(
     let targets = TargetRegistry(targets: configuration.scrapeTargets)
     let metrics = SelfMetrics()
     let gateway = GatewayWiring(configuration: configuration, store: store, metrics: metrics, logger: logger)
-    let router = buildRouter(configuration: configuration, store: store, targets: targets, clock: clock, metrics: metrics, gateway: gateway)
+    let dashboardCache = DashboardCache()
+    let router = buildRouter(configuration: configuration, store: store, targets: targets, clock: clock, metrics: metrics, gateway: gateway,
+                             dashboardCache: dashboardCache)
     var services: [any Service] = [StoreMaintenanceService(store: store, interval: configuration.retentionInterval, clock: clock, logger: logger)]
     if !configuration.scrapeTargets.isEmpty {
         services.append(ScrapeService(targets: configuration.scrapeTargets, sink: StoreSeriesSink(store: store),
@@ -45,6 +47,9 @@ public func buildApplication(
         services.append(GPUSamplerService(settings: configuration.gpuSampler, sink: StoreSeriesSink(store: store), clock: clock, logger: logger))
     }
     if let gateway { services.append(gateway.service) }  // after the store's service: stops first, flushing its records
+    if configuration.dashboard.prewarm {
+        services.append(DashboardWarmer(data: DashboardData(store: store, settings: configuration.dashboard, cache: dashboardCache), clock: clock, logger: logger))
+    }
     return Application(
         responder: GatewayDispatcher(gateway: gateway, router: router),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "bifocal"),
@@ -57,7 +62,7 @@ public func buildApplication(
 /// Mounts every route on one router.
 func buildRouter(configuration: BifocalConfiguration, store: any Store, targets: TargetRegistry,
                  clock: @escaping @Sendable () -> Int64, metrics: SelfMetrics = SelfMetrics(),
-                 gateway: GatewayWiring? = nil) -> Router<BifocalRequestContext> {
+                 gateway: GatewayWiring? = nil, dashboardCache: DashboardCache = DashboardCache()) -> Router<BifocalRequestContext> {
     let router = Router(context: BifocalRequestContext.self)
     router.add(middleware: RequestCountingMiddleware(metrics: metrics))
     router.add(middleware: BearerAuthMiddleware(tokens: configuration.tokens))
@@ -82,7 +87,7 @@ func buildRouter(configuration: BifocalConfiguration, store: any Store, targets:
                maxBodyBytes: configuration.maxBodyBytes).add(to: router)
     QueryRoutes(store: store, clock: clock).add(to: router)
     RecordsRoutes(store: store, settings: configuration.dashboard, clock: clock).add(to: router)
-    DashboardRoutes(store: store, settings: configuration.dashboard, clock: clock).add(to: router)
+    DashboardRoutes(store: store, settings: configuration.dashboard, clock: clock, cache: dashboardCache).add(to: router)
     targets.add(to: router)
     return router
 }

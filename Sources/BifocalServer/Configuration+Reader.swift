@@ -363,10 +363,17 @@ private struct Reader {
     }
 
     mutating func readDashboard(_ node: Node, into configuration: inout BifocalConfiguration) {
-        let known = ["compute_low", "compute_high", "memory_high", "kv_cache_high", "error_ratio_high", "slow_e2e", "slow_ttft"]
+        let known = ["compute_low", "compute_high", "memory_high", "kv_cache_high", "error_ratio_high", "slow_e2e", "slow_ttft", "prewarm"]
         for (key, value) in entries(node, "dashboard", known: known) {
             let path = "dashboard.\(key)"
             switch key {
+            case "prewarm":
+                switch string(value, path)?.lowercased() {
+                case "true", "yes", "on": configuration.dashboard.prewarm = true
+                case "false", "no", "off": configuration.dashboard.prewarm = false
+                case let other?: issue(value, path, "expected true or false, got \"\(other)\"")
+                case nil: break
+                }
             case "slow_e2e": if let v = duration(value, path) { configuration.dashboard.slowE2E = v }
             case "slow_ttft": if let v = duration(value, path) { configuration.dashboard.slowTTFT = v }
             default:

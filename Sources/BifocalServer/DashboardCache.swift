@@ -1,5 +1,7 @@
 import BifocalCore
 import BifocalStore
+import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// Range answers for the dashboard, cached by aligned chunks of steps so that a page reloaded
@@ -115,6 +117,35 @@ final class DashboardCache: Sendable {
             }.sorted { $0.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
                 < $1.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }
             return SignalResult(signal: first.signal, unit: first.unit, series: merged, scannedRawRecords: scanned)
+        }
+    }
+}
+
+/// Keeps the Overview's default views (every named range, grouped by model) and the default
+/// Compare computed, once a minute: after the first pass only their newest chunks are read, so
+/// this costs little, and an engineer opening the dashboard gets a warm first load.
+struct DashboardWarmer: Service {
+    let data: DashboardData
+    let clock: @Sendable () -> Int64
+    let logger: Logger
+    var interval: Int64 = Timestamp.microsPerMinute
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                for range in DashboardView.ranges.map(\.name) {
+                    guard !Task.isCancelled else { break }
+                    let now = clock()
+                    let view = DashboardView(parameters: ["range": range], now: now)
+                    do {
+                        _ = try await data.overview(view, now: now)
+                        _ = try await data.compare(view, dimension: "model", only: [], now: now)
+                    } catch {
+                        logger.debug("dashboard prewarm failed", metadata: ["dashboard.range": "\(range)", "error": "\(error)"])
+                    }
+                }
+                try? await Task.sleep(for: .microseconds(interval))
+            }
         }
     }
 }

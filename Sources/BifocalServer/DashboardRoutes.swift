@@ -10,6 +10,8 @@ struct DashboardRoutes {
     let store: any Store
     let settings: DashboardSettings
     let clock: @Sendable () -> Int64
+    /// Shared with `DashboardWarmer`.
+    var cache = DashboardCache()
 
     static func parameters(_ request: Request) -> (single: [String: String], all: [(String, String)]) {
         var single: [String: String] = [:]
@@ -46,7 +48,7 @@ struct DashboardRoutes {
         let store = store
         let settings = settings
         let clock = clock
-        let data = DashboardData(store: store, settings: settings, cache: DashboardCache())
+        let data = DashboardData(store: store, settings: settings, cache: cache)
         router.get("/ui/assets/bifocal.css") { _, _ in Self.asset(DashboardStyle.css, type: "text/css; charset=utf-8") }
         router.get("/ui/assets/bifocal.js") { _, _ in Self.asset(DashboardScript.js, type: "text/javascript; charset=utf-8") }
         router.get("/") { request, _ in

@@ -19,6 +19,11 @@ public struct DashboardSettings: Sendable, Hashable {
     /// "Slow" in the request list: time to first token at least this, microseconds (default 2 s).
     public var slowTTFT: Int64 = 2 * Timestamp.microsPerSecond
 
+    /// Whether the server keeps the Overview's default views computed in the background (every
+    /// minute, only their newest chunk), so that their first load is as fast as a reload
+    /// (default true).
+    public var prewarm: Bool = true
+
     /// The defaults.
     public init() {}
 

@@ -100,6 +100,8 @@ struct DashboardTests {
         #expect(configuration.dashboard.computeLow == 0.2)
         #expect(configuration.dashboard.memoryHigh == 0.9)
         #expect(configuration.dashboard.slowE2E == 5 * Timestamp.microsPerSecond)
+        #expect(configuration.dashboard.prewarm)
+        #expect(try !BifocalConfiguration.parse(yaml: "dashboard:\n  prewarm: false\n").dashboard.prewarm)
         #expect(throws: ConfigurationError.self) { try BifocalConfiguration.parse(yaml: "dashboard:\n  memory_high: 85\n") }
         #expect(throws: ConfigurationError.self) { try BifocalConfiguration.parse(yaml: "dashboard:\n  colour: red\n") }
         var bad = BifocalConfiguration()
