@@ -121,6 +121,12 @@ extension Gateway {
             if wraps { return SageMakerWrappingRelay(meter: meter) }
             return SageMakerRawStreamRelay(meter: meter)
         }
+        if response.headers[.amznErrorType] == nil, [502, 504, 499].contains(response.status.code) {
+            // The gateway's own failure answer (OpenAI-shaped JSON): name the error where botocore
+            // looks for it, so an SDK client raises a ClientError with a meaningful code.
+            response.headers[.amznErrorType] = response.status.code == 502 ? "BadGateway"
+                : response.status.code == 504 ? "GatewayTimeout" : "ClientClosedRequest"
+        }
         if wraps, response.status.code < 400 {
             // The client asked the runtime's stream operation: it reads event-stream frames, and the
             // container's own content type travels in X-Amzn-SageMaker-Content-Type, as SageMaker sends it.

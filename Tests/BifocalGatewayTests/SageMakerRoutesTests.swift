@@ -278,6 +278,30 @@ func runtimeUpstream(_ port: Int, name: String = "sm", configure: (inout Upstrea
         }
     }
 
+    @Test func anUnreachableRuntimeIs502AndASlowOneIs504() async throws {
+        // Nothing listens: 502.
+        try await withSageMakerGateway([runtimeUpstream(try closedPort())]) { gw in
+            let (status, headers, _) = try await gw.send("/endpoints/e/invocations", body: "{}")
+            #expect(status == 502 && headers.first(name: "x-amzn-errortype") == "BadGateway")
+            let r = try #require(await gw.sink.waitFor(1).first)
+            #expect(r.status == .serverError && r.endpoint == "e")
+        }
+        // An answer whose head comes later than the read timeout: 504.
+        let router = Router(context: BasicRequestContext.self)
+        router.post("/endpoints/:name/invocations-response-stream") { _, _ -> Response in
+            try await Task.sleep(for: .seconds(1))
+            return Response(status: .ok)
+        }
+        try await withServer(router) { port in
+            try await withSageMakerGateway([runtimeUpstream(port) { $0.readTimeout = 200_000 }]) { gw in
+                let (status, headers, _) = try await gw.send("/endpoints/e/invocations-response-stream", body: "{}")
+                #expect(status == 504 && headers.first(name: "x-amzn-errortype") == "GatewayTimeout")
+                let r = try #require(await gw.sink.waitFor(1).first)
+                #expect(r.status == .timeout)
+            }
+        }
+    }
+
     @Test func unknownEndpointsAndMissingCredentials() async throws {
         var listed = UpstreamConfiguration(name: "sm", kind: .sagemaker, baseURLs: ["http://127.0.0.1:\(try closedPort())"],
                                            auth: .sigv4(SigV4Settings(region: region)))
@@ -291,8 +315,9 @@ func runtimeUpstream(_ port: Int, name: String = "sm", configure: (inout Upstrea
         }
         // No credentials anywhere: the upstream cannot sign, and says so without any secret.
         try await withSageMakerGateway([listed], environment: ["HOME": "/nonexistent"]) { gw in
-            let (status, _, body) = try await gw.send("/endpoints/only-this-one/invocations", body: "{}")
+            let (status, headers, body) = try await gw.send("/endpoints/only-this-one/invocations", body: "{}")
             #expect(status == 502 && String(buffer: body).contains("no AWS credentials"))
+            #expect(headers.first(name: "x-amzn-errortype") == "BadGateway")
         }
     }
 
