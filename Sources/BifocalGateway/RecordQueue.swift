@@ -5,28 +5,29 @@ import Synchronization
 /// The gateway's records on their way to the store, off the request's path.
 ///
 /// `offer` is all a request does: a short lock and an append. `run` (the server runs it as a
-/// service) drains the queue in batches into the sink. When the queue is full the record is dropped
+/// service) drains the queue in batches into the sink, looking every `flushInterval`. When the queue is full the record is dropped
 /// and counted; the request has already been answered either way.
 public final class RecordQueue: Sendable {
     private struct State {
         var records: [InferenceRecord] = []
-        var waiter: CheckedContinuation<Void, Never>?
-        var stopping = false
     }
 
     /// The most records held at once.
     public let capacity: Int
     /// The most records handed to the sink in one call.
     public let batchSize: Int
+    /// How long the drain sleeps when it finds the queue empty.
+    public let flushInterval: Duration
     private let state: Mutex<State>
     private let droppedCount = Atomic<Int>(0)
     private let writtenCount = Atomic<Int>(0)
     private let failedCount = Atomic<Int>(0)
 
     /// Creates an empty queue.
-    public init(capacity: Int, batchSize: Int = 1024) {
+    public init(capacity: Int, batchSize: Int = 1024, flushInterval: Duration = .milliseconds(50)) {
         self.capacity = max(1, capacity)
         self.batchSize = max(1, batchSize)
+        self.flushInterval = flushInterval
         state = Mutex(State())
     }
 
@@ -39,59 +40,44 @@ public final class RecordQueue: Sendable {
     /// Records waiting.
     public var pending: Int { state.withLock { $0.records.count } }
 
-    /// Queues a record; false (and counted) when the queue is full.
+    /// Queues a record; false (and counted) when the queue is full. Wakes nobody: the drain looks
+    /// every `flushInterval`, so a request pays for one short lock and an append, not a thread wake-up.
     @discardableResult
     public func offer(_ record: InferenceRecord) -> Bool {
-        let (accepted, waiter) = state.withLock { s -> (Bool, CheckedContinuation<Void, Never>?) in
-            guard s.records.count < capacity else { return (false, nil) }
+        let accepted = state.withLock { s -> Bool in
+            guard s.records.count < capacity else { return false }
             s.records.append(record)
-            let w = s.waiter
-            s.waiter = nil
-            return (true, w)
+            return true
         }
         if !accepted { droppedCount.add(1, ordering: .relaxed) }
-        waiter?.resume()
         return accepted
     }
 
-    /// Drains the queue into `sink` until the task is cancelled, then hands over what is left and returns.
+    /// Drains the queue into `sink` until the task is cancelled, then hands over what is left and
+    /// returns. Records wait at most about `flushInterval`; under load a batch holds what arrived
+    /// while the previous one was being stored, so the store sees few, large transactions.
     public func run(into sink: any RecordSink, logger: Logger) async {
         while true {
-            let batch = await nextBatch()
-            guard let batch else { return }
+            if let batch = take() {
+                await submit(batch, to: sink, logger: logger)
+                continue
+            }
             do {
-                _ = try await sink.submit(batch)
-                writtenCount.add(batch.count, ordering: .relaxed)
+                try await Task.sleep(for: flushInterval)
             } catch {
-                failedCount.add(batch.count, ordering: .relaxed)
-                logger.error("gateway records not stored", metadata: ["records": "\(batch.count)", "error": "\(error)"])
+                break  // cancelled: the server is shutting down
             }
         }
+        while let batch = take() { await submit(batch, to: sink, logger: logger) }
     }
 
-    /// The next batch; waits while the queue is empty; nil once stopping and empty.
-    private func nextBatch() async -> [InferenceRecord]? {
-        while true {
-            if let batch = take() { return batch }
-            if state.withLock({ $0.stopping }) { return nil }
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                    let resumeNow = state.withLock { s -> Bool in
-                        if !s.records.isEmpty || s.stopping { return true }
-                        s.waiter = continuation
-                        return false
-                    }
-                    if resumeNow { continuation.resume() }
-                }
-            } onCancel: {
-                let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-                    s.stopping = true
-                    let w = s.waiter
-                    s.waiter = nil
-                    return w
-                }
-                waiter?.resume()
-            }
+    private func submit(_ batch: [InferenceRecord], to sink: any RecordSink, logger: Logger) async {
+        do {
+            _ = try await sink.submit(batch)
+            writtenCount.add(batch.count, ordering: .relaxed)
+        } catch {
+            failedCount.add(batch.count, ordering: .relaxed)
+            logger.error("gateway records not stored", metadata: ["records": "\(batch.count)", "error": "\(error)"])
         }
     }
 
