@@ -46,7 +46,8 @@ h2 { font-size: 15px; margin: 18px 0 8px; color: #26324a; }
 .banner code { background: rgba(255,255,255,.7); padding: 0 3px; border-radius: 3px; }
 .table-wrap { overflow-x: auto; background: var(--panel); border: 1px solid var(--line); border-radius: 6px; }
 table.status, table.list, table.kv { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-table.status th, table.status td, table.list th, table.list td { padding: 5px 8px; text-align: right; border-bottom: 1px solid #eceef2; white-space: nowrap; }
+table.status th, table.status td, table.list th, table.list td { padding: 4px 6px; text-align: right; border-bottom: 1px solid #eceef2; white-space: nowrap; }
+table.status thead th { white-space: normal; vertical-align: bottom; }
 table.status th:first-child, table.status td:first-child, table.list td.l, table.list th.l { text-align: left; }
 table.status thead th, table.list thead th { font-size: 12px; color: var(--muted); font-weight: 600; background: #fafbfc; }
 table.status tr.all td { font-weight: 700; border-top: 2px solid var(--line); }
