@@ -13,7 +13,7 @@ struct Bench: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "What to measure: decode, ingest, query, parse, scrape, otlp, dashboard, or all.")
+    @Argument(help: "What to measure: decode, ingest, query, parse, scrape, otlp, dashboard, gateway, or all.")
     var what: String = "all"
 
     @Option(name: .long, help: "Records for the HTTP ingest run.")
@@ -46,12 +46,27 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .long, help: "Days of records and series for the dashboard run.")
     var dashboardDays: Int = 30
 
+    @Option(name: .long, help: "Sequential non-streamed requests per target for the gateway run.")
+    var gatewayRequests: Int = 5_000
+
+    @Option(name: .long, help: "Concurrent clients for the gateway throughput run.")
+    var gatewayConcurrency: Int = 32
+
+    @Option(name: .long, help: "Concurrent streams for the gateway streaming run.")
+    var gatewayStreams: Int = 256
+
+    @Option(name: .long, help: ArgumentHelp("Another proxy to measure in the same run, in front of the same upstream (start it with --gateway-upstream-port).", valueName: "name=url"))
+    var compare: [String] = []
+
+    @Option(name: .long, help: "Port for the gateway run's scripted upstream (default: a free one), so another proxy can point at it.")
+    var gatewayUpstreamPort: Int = 0
+
     @Option(name: .long, help: "Data folder (default: a temporary folder, removed afterwards).")
     var data: String?
 
     func run() async throws {
-        guard ["decode", "ingest", "query", "parse", "scrape", "otlp", "dashboard", "all"].contains(what) else {
-            throw ValidationError("measure decode, ingest, query, parse, scrape, otlp, dashboard or all, not \(what)")
+        guard ["decode", "ingest", "query", "parse", "scrape", "otlp", "dashboard", "gateway", "all"].contains(what) else {
+            throw ValidationError("measure decode, ingest, query, parse, scrape, otlp, dashboard, gateway or all, not \(what)")
         }
         #if DEBUG
         print("warning: this is a debug build; figures mean little. Use `swift build -c release`.")
@@ -83,6 +98,17 @@ struct Bench: AsyncParsableCommand {
         if what == "otlp" || what == "all" {
             let path = try folder("otlp")
             try await Benchmark.otlp(spans: otlpSpans, connections: connections, batchSize: 512, directory: path, report: report)
+            cleanup(path)
+        }
+        if what == "gateway" || what == "all" {
+            let path = try folder("gateway")
+            let others = try compare.map { text -> (name: String, url: String) in
+                guard let eq = text.firstIndex(of: "="), eq != text.startIndex else { throw ValidationError("--compare takes name=url, not \(text)") }
+                return (String(text[..<eq]), String(text[text.index(after: eq)...]))
+            }
+            try await Benchmark.gateway(sequential: gatewayRequests, concurrency: gatewayConcurrency, throughputSeconds: 10,
+                                        streams: gatewayStreams, chunks: 20, directory: path, compare: others,
+                                        upstreamPort: gatewayUpstreamPort, report: report)
             cleanup(path)
         }
         if what == "dashboard" || what == "all" {
