@@ -248,7 +248,8 @@ public final class Gateway: Sendable {
                           type: "invalid_request_error", code: "invalid_api_key")
         }
         exchange.apply(upstream)
-        let strips = inspection.stream && operation.acceptsStreamOptions && configuration.injectStreamUsage
+        let strips = inspection.stream && operation.acceptsStreamOptions
+            && (upstream.configuration.injectStreamUsage ?? configuration.injectStreamUsage)
             && inspection.includeUsage != true && inspection.isObject
         let upstreamBody = strips ? inspection.askingForUsage(body) : body
         if let limit = exchange.captureLimit { exchange.prompt = PromptText.render(body, operation: operation, limit: limit * Self.captureWindow) }

@@ -154,6 +154,9 @@ public struct UpstreamConfiguration: Sendable, Hashable {
     public var instance: String?
     /// The provider its records carry (`vllm`, `llama.cpp`, `openai`); default: the kind.
     public var provider: String?
+    /// Overrides `GatewayConfiguration.injectStreamUsage` for this upstream (for a server that
+    /// rejects `stream_options`); nil follows the gateway's setting.
+    public var injectStreamUsage: Bool?
 
     /// Creates an upstream.
     public init(name: String, kind: UpstreamKind = .openai, baseURLs: [String], models: [String] = [],

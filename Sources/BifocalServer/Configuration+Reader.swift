@@ -470,7 +470,7 @@ extension Reader {
         var sigv4 = SigV4Settings()
         let known = ["name", "kind", "urls", "url", "models", "sagemaker_endpoints", "auth", "api_key_env", "api_key_header",
                      "aws_region", "aws_profile", "aws_service", "ca_file", "connect_timeout", "read_timeout", "pool_size",
-                     "endpoint", "variant", "instance", "provider"]
+                     "endpoint", "variant", "instance", "provider", "stream_usage"]
         for (key, value) in entries(node, path, known: known) {
             let field = "\(path).\(key)"
             switch key {
@@ -505,6 +505,7 @@ extension Reader {
             case "endpoint": upstream.endpoint = string(value, field)
             case "variant": upstream.variant = string(value, field)
             case "instance": upstream.instance = string(value, field)
+            case "stream_usage": upstream.injectStreamUsage = bool(value, field)
             default: upstream.provider = string(value, field)
             }
         }

@@ -78,6 +78,23 @@ private let chatStreamNoUsage = #"{"model":"m","messages":[{"role":"user","conte
         }
     }
 
+    @Test func withStreamUsageOffNothingIsAskedAndTokensAreEstimated() async throws {
+        guard let bytes = try fixture("openai/chat_completions_stream_include_usage.sse") else { return }
+        let plain = expectedStripped(bytes)  // what OpenAI sends when nobody asked for usage
+        let log = UpstreamLog()
+        let router = scriptedUpstream(log: log, chunks: { [plain] })
+        try await withServer(router) { upstreamPort in
+            let configuration = upstreamConfiguration(["http://127.0.0.1:\(upstreamPort)"]) { $0.injectStreamUsage = false }
+            try await withGateway(configuration) { gw in
+                let (_, _, body) = try await gw.send("/v1/chat/completions", body: chatStreamNoUsage)
+                #expect(Array(body.readableBytesView) == plain)
+                #expect(log.requests.first?.body == chatStreamNoUsage)
+                let record = try #require(await gw.sink.waitFor(1).first)
+                #expect(record.outputTokens == 5 && record.tokensEstimated && record.inputTokens == nil)
+            }
+        }
+    }
+
     @Test(arguments: ["openai/chat_completions_nonstream_response.json", "llamacpp/chat_nonstream.json"])
     func nonStreamingBodiesPassUnchangedAndUsageIsRecorded(path: String) async throws {
         guard let bytes = try fixture(path) else { return }

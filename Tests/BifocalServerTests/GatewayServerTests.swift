@@ -33,6 +33,7 @@ struct GatewayServerTests {
                   connect_timeout: 2s
                   read_timeout: 1m
                   pool_size: 64
+                  stream_usage: false
                 - name: openai
                   url: https://api.openai.com
                   models: gpt-4o-mini
@@ -51,7 +52,8 @@ struct GatewayServerTests {
         let local = gateway.upstreams[0]
         #expect(local.baseURLs.count == 2 && local.models == ["smollm2"] && local.endpoint == "llm-prod" && local.variant == "blue")
         #expect(local.connectTimeout == 2_000_000 && local.readTimeout == 60_000_000 && local.poolSize == 64 && local.provider == "llama.cpp")
-        #expect(local.auth == .passthrough && local.kind == .openai)
+        #expect(local.auth == .passthrough && local.kind == .openai && local.injectStreamUsage == false)
+        #expect(gateway.upstreams[1].injectStreamUsage == nil)
         #expect(gateway.upstreams[1].auth == .apiKey(environmentVariable: "OPENAI_API_KEY", header: "authorization"))
         #expect(gateway.upstreams[1].models == ["gpt-4o-mini"] && gateway.upstreams[1].caFile == "/etc/ssl/ca.pem")
         #expect(gateway.upstreams[2].auth == .sigv4(SigV4Settings(region: "eu-west-1")))
