@@ -256,7 +256,9 @@ public final class Gateway: Sendable {
         let headers = forwardHeaders(request.headers, upstream: upstream, trace: exchange.trace)
         let timer = TokenTimer(start: exchange.start, maxGaps: configuration.maxGapsPerRecord)
         let captureLimit = exchange.captureLimit.map { $0 * Self.captureWindow }
-        return await proxy(request, exchange: exchange, upstream: upstream, method: .POST, path: operation.path,
+        // The query goes along (Azure OpenAI's `api-version`, for one).
+        let path = request.uri.query.map { operation.path + "?" + $0 } ?? operation.path
+        return await proxy(request, exchange: exchange, upstream: upstream, method: .POST, path: path,
                            headers: headers, body: upstreamBody) { response, isStream in
             if isStream {
                 return OpenAIStreamRelay(operation: operation, strips: strips, timer: timer, captureLimit: captureLimit)

@@ -57,6 +57,7 @@ final class CollectingSink: RecordSink, Sendable {
 final class UpstreamLog: Sendable {
     struct Seen: Sendable {
         var path: String
+        var query: String?
         var headers: HTTPFields
         var body: String
     }
@@ -68,7 +69,7 @@ final class UpstreamLog: Sendable {
     var requests: [Seen] { state.withLock { $0 } }
 
     func add(_ request: Request, body: ByteBuffer) {
-        state.withLock { $0.append(Seen(path: request.uri.path, headers: request.headers, body: String(buffer: body))) }
+        state.withLock { $0.append(Seen(path: request.uri.path, query: request.uri.query, headers: request.headers, body: String(buffer: body))) }
     }
 }
 

@@ -194,9 +194,9 @@ private let chatStreamNoUsage = #"{"model":"m","messages":[{"role":"user","conte
             var configuration = upstreamConfiguration(["http://127.0.0.1:\(upstreamPort)"], models: [])
             configuration.defaultUpstream = "up"
             try await withGateway(configuration) { gw in
-                let answer = try await gw.send("/v1/embeddings", body: #"{"model":"anything","input":"x"}"#)
-                    #expect(answer.status == 200)
-                #expect(log.requests.first?.path == "/v1/embeddings")
+                let answer = try await gw.send("/v1/embeddings?api-version=2024-10-21", body: #"{"model":"anything","input":"x"}"#)
+                #expect(answer.status == 200)
+                #expect(log.requests.first?.path == "/v1/embeddings" && log.requests.first?.query == "api-version=2024-10-21")
             }
         }
     }
