@@ -202,8 +202,13 @@ struct JSONReader {
             i += 1
         }
         guard digits > 0 else { skipValue(); return nil }
-        index = i
-        skipValue()  // a fraction or exponent, if any
+        // A fraction, an exponent or more digits than fit: skip the rest of the number. Only then:
+        // skipping at a ',' or '}' would read it as a bad value and fail the reader.
+        if i < bytes.count, [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[i]) || (bytes[i] >= 48 && bytes[i] <= 57) {
+            skipValue()
+        } else {
+            index = i
+        }
         return negative ? -value : value
     }
 
