@@ -70,8 +70,16 @@ public final class Gateway: Sendable {
                 clientsByKey[key] = client
                 return client
             }()
-            upstreams.append(Upstream(configuration: upstream, client: client,
-                                      credential: Self.credential(for: upstream, environment: environment, signers: signers)))
+            // A `sagemaker` upstream with neither urls nor aws_region takes the region from the
+            // standard AWS variables, as the signer does, so its runtime URL can be built.
+            var resolved = upstream
+            if resolved.kind == .sagemaker, resolved.baseURLs.isEmpty, case .sigv4(var settings) = resolved.auth, settings.region == nil,
+               let region = [environment["AWS_REGION"], environment["AWS_DEFAULT_REGION"]].compactMap({ $0 }).first(where: { !$0.isEmpty }) {
+                settings.region = region
+                resolved.auth = .sigv4(settings)
+            }
+            upstreams.append(Upstream(configuration: resolved, client: client,
+                                      credential: Self.credential(for: resolved, environment: environment, signers: signers)))
         }
         self.upstreams = upstreams
         self.clients = Array(clientsByKey.values)

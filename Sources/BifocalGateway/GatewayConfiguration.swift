@@ -45,7 +45,9 @@ public struct GatewayConfiguration: Sendable, Hashable {
             let path = "gateway.upstreams[\(index)]"
             if upstream.name.isEmpty { problems.append("\(path): an upstream needs a name") }
             if !names.insert(upstream.name).inserted { problems.append("\(path): upstream \(upstream.name) is listed twice") }
-            if upstream.baseURLs.isEmpty && upstream.resolvedBaseURLs.isEmpty {
+            let regionFromEnvironment = upstream.kind == .sagemaker
+                && !(environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"] ?? "").isEmpty
+            if upstream.baseURLs.isEmpty && upstream.resolvedBaseURLs.isEmpty && !regionFromEnvironment {
                 problems.append("\(path): upstream \(upstream.name) needs at least one url\(upstream.kind == .sagemaker ? " (or a region)" : "")")
             }
             for url in upstream.baseURLs where UpstreamURL(url) == nil {
