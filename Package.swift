@@ -137,7 +137,7 @@ let package = Package(
         .testTarget(
             name: "BifocalServerTests",
             dependencies: [
-                "BifocalServer", "BifocalStore", "BifocalCore", "BifocalTesting",
+                "BifocalServer", "BifocalStore", "BifocalCore", "BifocalTesting", "BifocalGateway", "BifocalIngest",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],

@@ -338,7 +338,7 @@ private struct Reader {
             let path = "scrape.targets[\(index)]"
             var target = ScrapeTarget(url: "", job: "")
             var targetInterval = interval
-            var targetTimeout = timeout
+            var targetTimeout: Int64?
             for (key, value) in entries(item, path, known: ["url", "job", "interval", "timeout", "labels", "endpoint", "model", "instance"]) {
                 let field = "\(path).\(key)"
                 switch key {
@@ -353,8 +353,9 @@ private struct Reader {
                 }
             }
             target.interval = targetInterval
-            // Prometheus' rule: the timeout defaults to 10 s, and never exceeds the interval.
-            target.timeout = targetTimeout ?? min(10 * Timestamp.microsPerSecond, targetInterval)
+            // A target's own timeout must fit its interval (checked below); the section's default
+            // (10 s unless set) is cut to the interval of a target that scrapes more often.
+            target.timeout = targetTimeout ?? min(timeout ?? 10 * Timestamp.microsPerSecond, targetInterval)
             if target.url.isEmpty { issue(item, path, "a target needs a url"); continue }
             if target.job.isEmpty { target.job = "bifocal_scrape" }
             if let problem = target.problem { issue(item, path, problem); continue }

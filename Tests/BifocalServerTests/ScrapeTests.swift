@@ -1,4 +1,5 @@
 import BifocalCore
+import BifocalGateway
 import BifocalIngest
 import BifocalServer
 import BifocalStore
@@ -131,6 +132,14 @@ struct ScrapeTests {
         #expect(configuration.scrapeTargets[0].model == "llama-3-8b")
         #expect(configuration.scrapeTargets[1].timeout == 20_000_000)
         #expect(configuration.gpuSampler.mode == .off)
+        // A section-wide timeout longer than a target's interval is cut to that interval.
+        let cut = try BifocalConfiguration.parse(yaml: """
+        scrape:
+          timeout: 10s
+          targets:
+            - {url: "http://127.0.0.1:8000/metrics", job: vllm, interval: 5s}
+        """)
+        #expect(cut.scrapeTargets.first?.timeout == 5_000_000)
         #expect(configuration.gpuSampler.interval == 2_000_000)
 
         #expect(throws: ConfigurationError.self) {
@@ -156,5 +165,20 @@ struct ScrapeTests {
             #expect(text.contains("timeout must be positive and at most the interval"), "\(text)")
             #expect(text.contains("scrape.targets[0].labels.1bad"), "\(text)")
         }
+    }
+
+    @Test("the README's configuration reference is a valid config")
+    func readmeConfiguration() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        let section = try #require(text.range(of: "## Configuration reference"))
+        let rest = text[section.upperBound...]
+        let start = try #require(rest.range(of: "```yaml\n"))
+        let end = try #require(rest[start.upperBound...].range(of: "```"))
+        let yaml = String(rest[start.upperBound..<end.lowerBound])
+        let configuration = try BifocalConfiguration.parse(yaml: yaml)
+        #expect(configuration.scrapeTargets.count == 1)
+        #expect(configuration.gateway.upstreams.count == 1)
     }
 }
