@@ -15,9 +15,11 @@ extension Gateway {
     /// finished and queued when the answer is complete, whatever happened.
     ///
     /// - Streams (`text/event-stream`, or `isStream` says so) go to the client buffer by buffer as
-    ///   they arrive. While one runs, the gateway watches the client's connection: when the client
-    ///   goes away the upstream request is cancelled and the record says `cancelled`. (Watching the
-    ///   connection consumes it, so a streamed answer ends with `connection: close`.)
+    ///   they arrive. A client that goes away is noticed when a write to it fails (at the latest on
+    ///   the next event): the upstream request is then cancelled and the record says `cancelled`.
+    ///   The connection is not watched otherwise: Hummingbird's inbound-close watch closes the
+    ///   connection after the answer, and the reconnects that forced cost a 256-stream burst about
+    ///   37 ms of TTFT at p99 (BENCHMARKS.md), so streamed answers keep the connection alive.
     /// - Complete bodies with a known length up to 4 MiB are read whole and answered in one write;
     ///   others are passed on as they arrive.
     /// - Upstream 4xx/5xx answers are passed on verbatim; a connection failure is 502, a timeout 504.
@@ -72,7 +74,6 @@ extension Gateway {
         // Streamed, or too large to hold: pass each buffer on as it arrives. The relay may edit a
         // stream, so a stream's length is not passed on.
         var fields = Self.responseHeaders(response.headers, keepLength: !streaming, recordId: exchange.record.id)
-        if streaming { fields[.connection] = "close" }
         let upstreamBody = response.body
         let finalExchange = exchange
         let relayBox = relay
@@ -81,13 +82,7 @@ extension Gateway {
             status: .init(code: code, reasonPhrase: response.status.reasonPhrase),
             headers: fields,
             body: ResponseBody(contentLength: bodyLength) { writer in
-                if streaming {
-                    try await request.body.consumeWithCancellationOnInboundClose { _ in
-                        try await self.pump(upstreamBody, relay: relayBox, exchange: finalExchange, writer: &writer)
-                    }
-                } else {
-                    try await self.pump(upstreamBody, relay: relayBox, exchange: finalExchange, writer: &writer)
-                }
+                try await self.pump(upstreamBody, relay: relayBox, exchange: finalExchange, writer: &writer)
             }
         )
     }
