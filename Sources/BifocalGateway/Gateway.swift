@@ -266,7 +266,7 @@ public final class Gateway: Sendable {
         let captureLimit = exchange.captureLimit.map { $0 * Self.captureWindow }
         // The query goes along (Azure OpenAI's `api-version`, for one).
         let path = request.uri.query.map { operation.path + "?" + $0 } ?? operation.path
-        return await proxy(request, exchange: exchange, upstream: upstream, method: .POST, path: path,
+        return await proxy(exchange: exchange, upstream: upstream, method: .POST, path: path,
                            headers: headers, body: upstreamBody) { response, isStream in
             if isStream {
                 return OpenAIStreamRelay(operation: operation, strips: strips, timer: timer, captureLimit: captureLimit)

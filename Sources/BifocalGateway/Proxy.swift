@@ -24,7 +24,6 @@ extension Gateway {
     ///   others are passed on as they arrive.
     /// - Upstream 4xx/5xx answers are passed on verbatim; a connection failure is 502, a timeout 504.
     func proxy(
-        _ request: Request,
         exchange: Exchange,
         upstream: Upstream,
         method: HTTPMethod,

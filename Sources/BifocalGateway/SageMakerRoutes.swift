@@ -101,7 +101,7 @@ extension Gateway {
         let wraps = streamRoute && !runtimeAPI
 
         var response = await proxy(
-            request, exchange: exchange, upstream: upstream, method: .POST, path: path, headers: upstreamHeaders, body: body,
+            exchange: exchange, upstream: upstream, method: .POST, path: path, headers: upstreamHeaders, body: body,
             isStream: { response in
                 if runtimeAPI {
                     return streamRoute && Self.isAWSEventStream(response.headers)

@@ -240,7 +240,7 @@ public struct TargetScraper: Sendable {
             samples += added
         }
         // Stale markers themselves are not remembered: they are sent once.
-        previousFingerprints = Array(current.prefix(current.count))
+        previousFingerprints = current
         previousSamples = Array(samples.prefix(current.count))
     }
 

@@ -105,6 +105,9 @@ extension Benchmark {
         var recordID: String?
     }
 
+    static let eventEnd: [UInt8] = [0x0A, 0x0A]
+    static let contentMarker = Array("\"content\":\"tok".utf8)
+
     /// One streamed request, reading SSE events as they arrive.
     static func timedStream(_ client: HTTPClient, _ url: String, id: String) async throws -> StreamObservation {
         var request = HTTPClientRequest(url: url)
@@ -122,24 +125,31 @@ extension Benchmark {
             let now = clock.now
             pending += part.readableBytesView
             // Count complete events that carry content ("tok"): one arrival each, at this instant.
-            while let end = firstIndex(of: [0x0A, 0x0A], in: pending) {
-                let event = pending[..<end]
-                if event.count > 0, containsBytes(Array(event), Array("\"content\":\"tok".utf8)) { arrivals.append(now) }
-                pending.removeSubrange(..<(end + 2))
+            var start = 0
+            while let end = firstIndex(of: eventEnd, in: pending, from: start) {
+                if let hit = firstIndex(of: contentMarker, in: pending, from: start), hit < end { arrivals.append(now) }
+                start = end + 2
             }
+            pending.removeSubrange(..<start)
         }
         return StreamObservation(sent: sent, arrivals: arrivals, recordID: response.headers.first(name: "x-bifocal-record-id"))
     }
 
-    static func firstIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
-        guard haystack.count >= needle.count else { return nil }
-        for i in 0...(haystack.count - needle.count) where haystack[i] == needle[0] && Array(haystack[i..<(i + needle.count)]) == needle {
-            return i
+    /// Where `needle` first starts in `haystack` at or after `from`. Allocation-free: the load
+    /// generator shares the cores with the gateway it measures.
+    static func firstIndex(of needle: [UInt8], in haystack: [UInt8], from: Int = 0) -> Int? {
+        guard let first = needle.first, haystack.count - from >= needle.count else { return nil }
+        var i = from
+        while i <= haystack.count - needle.count {
+            if haystack[i] == first {
+                var k = 1
+                while k < needle.count, haystack[i + k] == needle[k] { k += 1 }
+                if k == needle.count { return i }
+            }
+            i += 1
         }
         return nil
     }
-
-    static func containsBytes(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool { firstIndex(of: needle, in: haystack) != nil }
 
     /// Runs the gateway benchmark (see BENCHMARKS.md for what each figure means).
     public static func gateway(sequential: Int, concurrency: Int, throughputSeconds: Int, streams: Int, chunks: Int,
