@@ -68,12 +68,25 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "BifocalSimulator",
+            dependencies: [
+                "BifocalCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Scenarios")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "BifocalServer",
             dependencies: [
                 "BifocalCore",
                 "BifocalStore",
                 "BifocalIngest",
                 "BifocalGateway",
+                "BifocalSimulator",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -135,9 +148,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "BifocalSimulatorTests",
+            dependencies: ["BifocalSimulator", "BifocalCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "BifocalServerTests",
             dependencies: [
-                "BifocalServer", "BifocalStore", "BifocalCore", "BifocalTesting", "BifocalGateway", "BifocalIngest",
+                "BifocalServer", "BifocalStore", "BifocalCore", "BifocalTesting", "BifocalGateway", "BifocalIngest", "BifocalSimulator",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
