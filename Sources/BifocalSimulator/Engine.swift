@@ -289,7 +289,7 @@ public struct EngineModel: Sendable {
         var k = 1
         if admitted.isEmpty {
             var limit = min(maxIterations, 32)
-            if horizon > now { limit = min(limit, max(1, Int(((horizon - now) / dt).rounded(.up)))) } else { limit = 1 }
+            if horizon <= now { limit = 1 } else if horizon.isFinite { limit = min(limit, max(1, Int(min(1e9, ((horizon - now) / dt).rounded(.up))))) }
             for id in running { limit = min(limit, sequences[id]!.target - sequences[id]!.generated) }
             k = max(1, limit)
             while k > 1, newBlocks(after: k) > totalBlocks - usedBlocks { k /= 2 }

@@ -1,4 +1,4 @@
-import BifocalCore
+public import BifocalCore
 import Foundation
 
 /// What a client of the simulated fleet decides about one request: when, to which model, which
@@ -275,4 +275,14 @@ func pick(_ weights: [String: Double], _ random: inout SplitMix64) -> String? {
         if roll < 0 { return key }
     }
     return keys.last
+}
+
+extension FleetSpec {
+    /// The endpoint as Bifocal's configuration describes it: price, GPUs, and each model
+    /// server's GPUs reserved (for `cost.*` and `gpus.used`).
+    public var endpointSpec: EndpointSpec {
+        var reservations: [String: Double] = [:]
+        for server in servers { reservations[server.name] = Double(server.gpus.count) }
+        return EndpointSpec(name: endpoint, instanceType: instanceType, hourlyPrice: hourlyPrice, gpus: gpuCount, reservations: reservations)
+    }
 }

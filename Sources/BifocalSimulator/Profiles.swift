@@ -81,8 +81,9 @@ public struct ModelServerSpec: Sendable, Hashable, Codable {
     public var gpus: [Int]
     /// Share of GPU memory vLLM may take (weights plus KV cache), as `--gpu-memory-utilization`.
     public var gpuMemoryUtilization: Double = 0.78
-    /// Most requests in one batch (`--max-num-seqs`).
-    public var maxNumSeqs: Int = 128
+    /// Most requests in one batch (`--max-num-seqs`; vLLM's default is larger, but small GPUs
+    /// are usually run with a cap like this one so latency stays bounded under load).
+    public var maxNumSeqs: Int = 64
     /// Most prompt tokens prefilled in one step (`--max-num-batched-tokens`).
     public var maxBatchedTokens: Int = 8192
     /// Mean requests per second at the diurnal mean, before the scenario's multipliers.

@@ -23,6 +23,22 @@ final class ProgressBar: Sendable {
         FileHandle.standardError.write(Data(line.utf8))
     }
 
+    /// Draws `fraction` (0-1) done, with a short note after the bar.
+    func update(fraction: Double, note: String) {
+        guard enabled else { return }
+        let percent = max(0, min(100, Int(fraction * 100)))
+        let changed = lastDrawn.withLock { last -> Bool in
+            guard last != percent else { return false }
+            last = percent
+            return true
+        }
+        guard changed else { return }
+        let width = 40
+        let filled = width * percent / 100
+        let line = "\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(percent)%  \(note)"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
     func finish() {
         guard enabled, lastDrawn.withLock({ $0 }) >= 0 else { return }
         FileHandle.standardError.write(Data("\n".utf8))

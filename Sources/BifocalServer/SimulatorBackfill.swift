@@ -1,0 +1,94 @@
+public import BifocalCore
+public import BifocalIngest
+public import BifocalSimulator
+public import BifocalStore
+import Foundation
+
+/// Writes a simulated fleet's history into a store in virtual time: the records the gateway would
+/// have written and the series the scraper would have stored, each scrape's exposition going
+/// through the same parser, exporter mapping and staleness logic as a live scrape.
+public struct SimulatorBackfill: Sendable {
+    /// The scenario played (its fleet included).
+    public var scenario: Scenario
+    /// Seed for every draw.
+    public var seed: UInt64
+    /// Where the live simulator would serve its targets; the series' `target` and `instance`
+    /// labels come from it, so backfilled and live series join.
+    public var simulatorBaseURL: String
+    /// Seconds between scrapes within the raw series retention (older history is scraped every
+    /// minute: the minute downsamples are all that is kept of it anyway).
+    public var scrapeInterval: Double = 15
+    /// Every n-th record keeps its prompt, response and reference.
+    public var textEvery = 1
+    /// Every n-th record keeps its token gaps one by one.
+    public var gapsEvery = 10
+    /// How much faster than real time the scenario's script plays (1: a day of script per day).
+    public var speed: Double = 1
+
+    /// Creates a backfill.
+    public init(scenario: Scenario, seed: UInt64, simulatorBaseURL: String) {
+        self.scenario = scenario
+        self.seed = seed
+        self.simulatorBaseURL = simulatorBaseURL
+    }
+
+    /// The scrape targets as the live demo configures them.
+    public func scrapeTargets(interval: Int64) -> [ScrapeTarget] {
+        let base = simulatorBaseURL.hasSuffix("/") ? String(simulatorBaseURL.dropLast()) : simulatorBaseURL
+        let fleet = scenario.fleet
+        return (try? FleetSimulation(scenario: scenario, origin: 0))?.targets.map {
+            ScrapeTarget(url: base + $0.path, job: $0.job, interval: interval, timeout: min(interval, 10 * Timestamp.microsPerSecond),
+                         endpoint: fleet.endpoint, model: $0.model, instance: fleet.instance)
+        } ?? []
+    }
+
+    /// Plays `duration` microseconds ending at `end` into `store`; `seriesRawRetention` decides
+    /// where the 15-second scrapes start. Reports progress (0-1) after each simulated hour.
+    /// Returns (records, series points) stored.
+    public func run(into store: any Store, duration: Int64, end: Int64, seriesRawRetention: Int64,
+                    progress: (Double, Int, Int) -> Void = { _, _, _ in }) async throws -> (records: Int, points: Int) {
+        let origin = end - duration
+        let simulation = try FleetSimulation(scenario: scenario, origin: origin, speed: speed, seed: seed)
+        var run = VirtualRun(simulation, scrapeInterval: 60, idPrefix: "sim-\(seed)-\(origin / Timestamp.microsPerSecond)")
+        run.textEvery = textEvery
+        run.gapsEvery = gapsEvery
+        var scrapers: [String: TargetScraper] = [:]
+        for target in scrapeTargets(interval: Int64(scrapeInterval * 1e6)) { scrapers[target.url] = TargetScraper(target: target) }
+        let base = simulatorBaseURL.hasSuffix("/") ? String(simulatorBaseURL.dropLast()) : simulatorBaseURL
+        let total = Double(duration) / 1e6
+        let fineFrom = Double(duration - seriesRawRetention) / 1e6
+        var recordsStored = 0
+        var pointsStored = 0
+        var t = 0.0
+        while t < total {
+            let next = min(total, t + 3600)
+            run.scrapeInterval = next > fineFrom ? scrapeInterval : 60
+            var records: [InferenceRecord] = []
+            var samples: [SeriesSample] = []
+            run.run(until: next, record: { records.append($0) }, scrape: { scrape in
+                let url = base + scrape.target.path
+                guard var scraper = scrapers[url] else { return }
+                var text = scrape.text
+                let result = text.withUTF8 { scraper.process(UnsafeRawBufferPointer($0), contentType: "text/plain; version=0.0.4", at: scrape.time, duration: 2_000) }
+                scrapers[url] = scraper
+                samples += result.samples
+            })
+            var position = 0
+            while position < records.count {
+                let upper = min(position + 5000, records.count)
+                recordsStored += try await store.insert(Array(records[position..<upper])).accepted
+                position = upper
+            }
+            position = 0
+            while position < samples.count {
+                let upper = min(position + 50_000, samples.count)
+                pointsStored += try await store.insertSeries(Array(samples[position..<upper]))
+                position = upper
+            }
+            t = next
+            progress(t / total, recordsStored, pointsStored)
+        }
+        _ = try await store.enforceRetention(now: end)
+        return (recordsStored, pointsStored)
+    }
+}
