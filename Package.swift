@@ -75,6 +75,8 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             resources: [.copy("Scenarios")],
             swiftSettings: swiftSettings
@@ -149,7 +151,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BifocalSimulatorTests",
-            dependencies: ["BifocalSimulator", "BifocalCore"],
+            dependencies: ["BifocalSimulator", "BifocalCore", .product(name: "AsyncHTTPClient", package: "async-http-client")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
