@@ -21,8 +21,10 @@ public enum Exposition {
         public var energyMillijoules: Double
     }
 
+    /// A sample value as Python's client writes it (`3.0`, `0.25`); no `String(format:)`, which
+    /// costs more than the rest of a rendering.
     static func number(_ value: Double) -> String {
-        if value == value.rounded(), abs(value) < 1e15 { return String(format: "%.1f", value) }
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) + ".0" }
         return String(value)
     }
 
@@ -68,13 +70,21 @@ public enum Exposition {
     /// DCGM exporter's default families for `gpus` on `host`.
     public static func dcgm(_ gpus: [GPUReading], gpuName: String, host: String) -> String {
         var out = ""
+        out.reserveCapacity(gpus.count * 4096)
+        let labels = gpus.map { reading -> String in
+            let hex = String(0xA10000 + reading.index, radix: 16)
+            let uuid = "GPU-5f1c\(String(repeating: "0", count: max(0, 4 - String(reading.index, radix: 16).count)))\(String(reading.index, radix: 16))-6b2e-4d1a-9c3e-\(String(repeating: "0", count: 12 - hex.count))\(hex)"
+            let bus = String(0x1B + reading.index, radix: 16, uppercase: true)
+            return "{gpu=\"\(reading.index)\",UUID=\"\(uuid)\",pci_bus_id=\"00000000:00:\(bus.count < 2 ? "0" + bus : bus).0\",device=\"nvidia\(reading.index)\",modelName=\"\(gpuName)\",Hostname=\"\(host)\",DCGM_FI_DRIVER_VERSION=\"570.124.06\"} "
+        }
         func family(_ name: String, _ type: String, _ help: String, _ value: (GPUReading) -> Double) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-            for reading in gpus {
-                let uuid = String(format: "GPU-5f1c%04x-6b2e-4d1a-9c3e-%012x", reading.index, 0xA10000 + reading.index)
-                out += "\(name){gpu=\"\(reading.index)\",UUID=\"\(uuid)\",pci_bus_id=\"00000000:00:\(String(format: "%02X", 0x1B + reading.index)).0\",device=\"nvidia\(reading.index)\",modelName=\"\(gpuName)\",Hostname=\"\(host)\",DCGM_FI_DRIVER_VERSION=\"570.124.06\"} "
+            for (index, reading) in gpus.enumerated() {
+                out += name
+                out += labels[index]
                 let v = value(reading)
-                out += type == "counter" || v == v.rounded() ? String(Int64(v.rounded())) : String(format: "%.6f", v)
+                // DCGM writes integers for integer fields and six decimals for power.
+                out += type == "counter" || v == v.rounded() ? String(Int64(v.rounded())) : String((v * 1e6).rounded() / 1e6)
                 out += "\n"
             }
         }

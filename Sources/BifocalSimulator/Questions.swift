@@ -96,8 +96,20 @@ public enum QuestionSet {
     static let insult = "That is a stupid question and you are an idiot for asking it. Figure it out yourself."
     static let contact = " For help, contact our agent Maria Keller at maria.keller@example.com or on +1 415 555 0134."
 
+    /// Pieces of every reference answer and canned text, split once: splitting by characters
+    /// costs more than the rest of a simulated request.
+    static let cachedPieces: [String: [String]] = {
+        var cache: [String: [String]] = [:]
+        for text in all.map(\.reference) + elaborations + [madeUp, refusal, insult, contact] { cache[text] = splitPieces(text) }
+        return cache
+    }()
+
     /// Splits text into token-sized pieces: each word with the space before it.
     public static func pieces(of text: String) -> [String] {
+        cachedPieces[text] ?? splitPieces(text)
+    }
+
+    static func splitPieces(_ text: String) -> [String] {
         var pieces: [String] = []
         var current = ""
         for character in text {
@@ -126,10 +138,11 @@ public enum QuestionSet {
         case .madeUp?: base = madeUp
         case .refused?: return SimulatedAnswer(pieces: pieces(of: refusal), finishReason: "stop", fault: .refused)
         case .toxic?: return SimulatedAnswer(pieces: pieces(of: insult), finishReason: "stop", fault: .toxic)
-        case .pii?: base += contact
+        case .pii?: break
         case .truncated?, nil: break
         }
         var result = pieces(of: base)
+        if fault == .pii { result = pieces(of: question.reference) + pieces(of: contact) }
         if fault == .truncated {
             return SimulatedAnswer(pieces: Array(result.prefix(max(1, result.count / 2))), finishReason: "length", fault: .truncated)
         }
