@@ -73,7 +73,10 @@ public final class RecordQueue: Sendable {
 
     private func submit(_ batch: [InferenceRecord], to sink: any RecordSink, logger: Logger) async {
         do {
-            _ = try await sink.submit(batch)
+            // In a task of its own: the drain is cancelled at shutdown, and a store write made from
+            // a cancelled task is refused (GRDB throws CancellationError), which would lose the
+            // very records the final flush exists to keep.
+            _ = try await Task { try await sink.submit(batch) }.value
             writtenCount.add(batch.count, ordering: .relaxed)
         } catch {
             failedCount.add(batch.count, ordering: .relaxed)

@@ -5,6 +5,7 @@ import BifocalTesting
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -422,5 +423,32 @@ private let chatStreamNoUsage = #"{"model":"m","messages":[{"role":"user","conte
                 #expect(record.response == "Mail [EMAIL]")
             }
         }
+    }
+}
+
+/// A sink that fails a submit made from a cancelled task, as GRDB's async writes do.
+final class CancellationSensitiveSink: RecordSink, Sendable {
+    private let state = Mutex<[InferenceRecord]>([])
+    var records: [InferenceRecord] { state.withLock { $0 } }
+
+    func submit(_ records: [InferenceRecord]) async throws -> SinkOutcome {
+        try Task.checkCancellation()
+        state.withLock { $0.append(contentsOf: records) }
+        return SinkOutcome(accepted: records.count)
+    }
+}
+
+@Suite struct RecordQueueShutdownTests {
+    @Test func recordsQueuedAtShutdownAreStoredNotCancelled() async throws {
+        let queue = RecordQueue(capacity: 100, flushInterval: .seconds(30))
+        let sink = CancellationSensitiveSink()
+        let drain = Task { await queue.run(into: sink, logger: Logger(label: "test")) }
+        // Let the drain go to sleep, then queue records and stop it (a graceful shutdown cancels it).
+        try await Task.sleep(for: .milliseconds(50))
+        for i in 0..<5 { _ = queue.offer(InferenceRecord(id: "r\(i)", start: 1)) }
+        drain.cancel()
+        await drain.value
+        #expect(sink.records.count == 5)
+        #expect(queue.failed == 0)
     }
 }
