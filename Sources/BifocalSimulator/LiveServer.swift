@@ -87,6 +87,10 @@ struct LiveRoutes: Sendable {
             guard let index = fleet.serverIndex(named: name) else { return unknownServer(name) }
             return try await chat(request, server: index)
         }
+        // The whole fleet behind one base URL, routed by the body's model (as a gateway would),
+        // for clients that want to talk to the fleet without one.
+        router.post("/v1/chat/completions") { request, _ in try await chat(request, server: nil) }
+        router.get("/v1/models") { _, _ in allModels() }
         router.get("/servers/:name/v1/models") { _, context in
             let name = context.parameters.get("name") ?? ""
             guard let index = fleet.serverIndex(named: name) else { return unknownServer(name) }
@@ -256,8 +260,18 @@ struct LiveRoutes: Sendable {
         return parts[1].lowercased()
     }
 
-    func chat(_ request: Request, server index: Int) async throws -> Response {
-        let name = fleet.serverNames[index]
+    func allModels() -> Response {
+        let created = Int(Timestamp.unixSeconds(fleet.origin))
+        let entries = fleet.serverNames.indices.map { index -> String in
+            let name = fleet.serverNames[index]
+            return #"{"id":\#(Self.quote(name)),"object":"model","created":\#(created),"owned_by":"vllm","root":\#(Self.quote(name)),"parent":null,"max_model_len":\#(fleet.contextLength(server: index))}"#
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(string: #"{"object":"list","data":[\#(entries.joined(separator: ","))]}"#)))
+    }
+
+    /// A chat completion for server `given`, or (nil) for the server the body's model names.
+    func chat(_ request: Request, server given: Int?) async throws -> Response {
         let bytes = try await request.body.collect(upTo: 64 << 20)
         let body: ChatBody
         do {
@@ -265,6 +279,11 @@ struct LiveRoutes: Sendable {
         } catch {
             return self.error(400, Self.explain(error), type: "invalid_request_error", code: "invalid_request_body")
         }
+        guard let index = given ?? body.model.flatMap({ fleet.serverIndex(named: $0) }) else {
+            return self.error(404, "The model `\(body.model ?? "")` does not exist; the fleet serves \(fleet.serverNames.map { "`\($0)`" }.joined(separator: ", ")).",
+                              type: "invalid_request_error", code: "model_not_found")
+        }
+        let name = fleet.serverNames[index]
         if let model = body.model, model != name {
             return self.error(404, "The model `\(model)` does not exist; this server serves `\(name)`.", type: "invalid_request_error", code: "model_not_found")
         }

@@ -12,6 +12,6 @@ struct Bifocal: AsyncParsableCommand {
             POST /api/v1/records, and ask it questions with `bifocal query ttft.p95 --by model`.
             """,
         version: "0.1.0",
-        subcommands: [Serve.self, Ingest.self, Query.self, ConfigCommand.self, MetricsCommand.self, Bench.self, GrafanaCommand.self, DevBackfill.self]
+        subcommands: [Demo.self, Serve.self, Simulate.self, Ingest.self, Query.self, ConfigCommand.self, MetricsCommand.self, Bench.self, GrafanaCommand.self, DevBackfill.self]
     )
 }

@@ -1,0 +1,102 @@
+import BifocalCore
+public import BifocalSimulator
+import BifocalGateway
+import BifocalStore
+import Foundation
+public import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// What `bifocal demo` runs: which scenario, how fast, where.
+public struct DemoOptions: Sendable {
+    /// The scenario played (its fleet included).
+    public var scenario: Scenario
+    /// How much faster than real time the script plays.
+    public var speed: Double = 1
+    /// Seed for every draw.
+    public var seed: UInt64 = 1
+    /// Bifocal's port (dashboard, API, gateway); 0 takes a free one.
+    public var port: Int = 8787
+    /// The simulated fleet's port; 0 takes a free one.
+    public var simulatorPort: Int = 8788
+    /// Where the store lives.
+    public var dataDirectory: String
+    /// History written in virtual time before the live run starts (0: none), microseconds.
+    public var history: Int64 = 0
+    /// Seconds between scrapes of the fleet's targets.
+    public var scrapeInterval: Int64 = 5 * Timestamp.microsPerSecond
+
+    /// Options for `scenario` keeping data in `dataDirectory`.
+    public init(scenario: Scenario, dataDirectory: String) {
+        self.scenario = scenario
+        self.dataDirectory = dataDirectory
+    }
+}
+
+/// Where the demo's parts listen, once they do.
+public struct DemoAddresses: Sendable {
+    /// Bifocal: dashboard at `/`, API under `/api/v1`, gateway under `/v1`.
+    public var bifocal: String
+    /// The simulated fleet (`/sim` describes it).
+    public var simulator: String
+}
+
+/// Runs the whole demo: the simulated fleet on loopback, Bifocal's server with its gateway in
+/// front of the fleet and its scrapers on the fleet's vLLM and DCGM targets, and traffic sent
+/// through the gateway, until cancelled or stopped by SIGINT/SIGTERM (then gracefully: streams
+/// drain, records are flushed, the store is closed).
+public enum DemoRunner {
+    /// Runs the demo; `ready` hears the addresses once everything listens, and gets the fleet and
+    /// the traffic client (to read counts or the simulator's truth).
+    public static func run(_ options: DemoOptions, logger: Logger, handleSignals: Bool = true,
+                           ready: @escaping @Sendable (DemoAddresses, LiveFleet, TrafficClient) async -> Void = { _, _, _ in }) async throws {
+        let fleet = try LiveFleet(scenario: options.scenario, speed: options.speed, seed: options.seed)
+        let simulatorPorts = AsyncStream<Int>.makeStream()
+        let simulator = LiveFleetServer(fleet: fleet, port: options.simulatorPort, logger: logger) { simulatorPorts.continuation.yield($0) }
+        let bifocalPorts = AsyncStream<Int>.makeStream()
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            // The fleet first: Bifocal's gateway and scrapers need its address.
+            tasks.addTask { try await runUntilCancelled(simulator, logger: logger, handleSignals: false) }
+            var simulatorIterator = simulatorPorts.stream.makeAsyncIterator()
+            guard let simulatorPort = await simulatorIterator.next() else { return }
+            let simulatorURL = "http://127.0.0.1:\(simulatorPort)"
+
+            let configuration = DemoSetup.configuration(scenario: options.scenario, simulatorBaseURL: simulatorURL, port: options.port,
+                                                        dataDirectory: options.dataDirectory, scrapeInterval: options.scrapeInterval)
+            let store = try SQLiteStore.open(configuration.storage)
+            if options.history > 0 {
+                var backfill = SimulatorBackfill(scenario: options.scenario, seed: options.seed &+ 1, simulatorBaseURL: simulatorURL)
+                backfill.speed = options.speed
+                _ = try await backfill.run(into: store, duration: options.history, end: Timestamp.now(),
+                                           seriesRawRetention: configuration.storage.seriesRawRetention)
+            }
+            let app = buildApplication(configuration: configuration, store: store, logger: logger, onServerRunning: { bifocalPorts.continuation.yield($0) })
+            tasks.addTask {
+                try await runUntilCancelled(app, logger: logger, handleSignals: handleSignals)
+                try await store.close()
+            }
+            var bifocalIterator = bifocalPorts.stream.makeAsyncIterator()
+            guard let bifocalPort = await bifocalIterator.next() else { return }
+            let bifocalURL = "http://127.0.0.1:\(bifocalPort)"
+            let traffic = TrafficClient(fleet: fleet, baseURL: "\(bifocalURL)/v1", tenantHeader: configuration.gateway.tenantHeader, logger: logger)
+            tasks.addTask { await traffic.run() }
+            await ready(DemoAddresses(bifocal: bifocalURL, simulator: simulatorURL), fleet, traffic)
+            // When Bifocal stops (a signal), the rest stops with it.
+            _ = try await tasks.next()
+            tasks.cancelAll()
+        }
+    }
+
+    /// Runs one service in its own group: on a signal (when handled) or cancellation it shuts
+    /// down gracefully.
+    static func runUntilCancelled(_ service: some Service, logger: Logger, handleSignals: Bool) async throws {
+        let group = ServiceGroup(configuration: .init(services: [.init(service: service)],
+                                                      gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+                                                      logger: logger))
+        try await withTaskCancellationHandler {
+            try await group.run()
+        } onCancel: {
+            Task { await group.triggerGracefulShutdown() }
+        }
+    }
+}
