@@ -159,6 +159,8 @@ let package = Package(
             name: "BifocalServerTests",
             dependencies: [
                 "BifocalServer", "BifocalStore", "BifocalCore", "BifocalTesting", "BifocalGateway", "BifocalIngest", "BifocalSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],

@@ -93,8 +93,11 @@ public enum DemoRunner {
         let group = ServiceGroup(configuration: .init(services: [.init(service: service)],
                                                       gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
                                                       logger: logger))
+        // The group runs in a task of its own so that cancelling the demo shuts it down
+        // gracefully (streams drain, records are flushed) instead of cancelling it mid-write.
+        let running = Task { try await group.run() }
         try await withTaskCancellationHandler {
-            try await group.run()
+            try await running.value
         } onCancel: {
             Task { await group.triggerGracefulShutdown() }
         }

@@ -87,7 +87,9 @@ public struct VirtualRun: Sendable {
 
     private func baseRecord(_ plan: RequestPlan, version: String) -> InferenceRecord {
         let fleet = simulation.fleet
-        var record = InferenceRecord(id: "\(idPrefix)-\(plan.id)", start: simulation.wallClock(plan.time), endpoint: fleet.endpoint,
+        // Zero-padded so ids sort in arrival order: the store inserts ordered keys fastest.
+        let number = String(plan.id)
+        var record = InferenceRecord(id: "\(idPrefix)-\(String(repeating: "0", count: max(0, 10 - number.count)))\(number)", start: simulation.wallClock(plan.time), endpoint: fleet.endpoint,
                                      model: fleet.servers[plan.server].name, component: fleet.servers[plan.server].name,
                                      instance: fleet.instance, streaming: true, inputTokens: plan.promptTokens,
                                      source: .gateway, provider: "vllm", requestModel: fleet.servers[plan.server].name,

@@ -42,7 +42,7 @@ struct Demo: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let scenario = try scenarioOptions.load()
+        let scenario = try scenarioOptions.resolve()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = Logger.Level(rawValue: logLevel) ?? .warning

@@ -18,15 +18,22 @@ struct ScenarioOptions: ParsableArguments {
     @Option(name: .long, help: "Seed for every random draw: the same seed replays the same run.")
     var seed: UInt64 = 1
 
+    @Option(name: .long, help: ArgumentHelp("Multiply every model's request rate (the default is a few requests per second per model).", valueName: "x"))
+    var load: Double = 1
+
     func validate() throws {
         guard speed > 0, speed <= 10_000 else { throw ValidationError("--speed must be above 0 and at most 10000, not \(speed)") }
+        guard load > 0, load <= 100 else { throw ValidationError("--load must be above 0 and at most 100, not \(load)") }
     }
 
-    /// The scenario, read and checked.
-    func load() throws -> Scenario {
-        do { return try Scenario.named(scenario) } catch let error as SimulatorError {
+    /// The scenario, read and checked, with the load applied.
+    func resolve() throws -> Scenario {
+        var loaded: Scenario
+        do { loaded = try Scenario.named(scenario) } catch let error as SimulatorError {
             throw ValidationError(error.description)
         }
+        for index in loaded.fleet.servers.indices { loaded.fleet.servers[index].requestsPerSecond *= load }
+        return loaded
     }
 }
 
@@ -101,7 +108,7 @@ struct Simulate: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let scenario = try scenarioOptions.load()
+        let scenario = try scenarioOptions.resolve()
         if let backfill, let data {
             let duration = try parseDuration(backfill, option: "--backfill")
             var storage = StoreConfiguration(directory: data)
