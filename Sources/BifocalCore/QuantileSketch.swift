@@ -98,8 +98,12 @@ public struct QuantileSketch: Sendable, Hashable {
         guard !other.counts.isEmpty else { return }
         ensureCovers(other.offset, other.offset + Int32(other.counts.count) - 1)
         let shift = Int(other.offset - offset)
-        for (k, c) in other.counts.enumerated() where c > 0 {
-            counts[shift + k] += c
+        // A plain loop over both buffers: queries merge one sketch per rollup row.
+        counts.withUnsafeMutableBufferPointer { counts in
+            other.counts.withUnsafeBufferPointer { source in
+                let target = UnsafeMutableBufferPointer(rebasing: counts[shift..<(shift + source.count)])
+                for k in 0..<source.count { target[k] += source[k] }
+            }
         }
     }
 
@@ -154,35 +158,73 @@ public struct QuantileSketch: Sendable, Hashable {
 
     /// Decodes `encoded()` bytes; nil when they are not a sketch.
     public init?<Bytes: Collection<UInt8>>(encoded bytes: Bytes) {
-        var reader = ByteReader(Array(bytes))
-        guard reader.byte() == 1, let count = reader.varint() else { return nil }
-        self.init()
+        let decoded = bytes.withContiguousStorageIfAvailable { Self.decode(UnsafeRawBufferPointer($0)) }
+        guard let sketch = decoded ?? Array(bytes).withUnsafeBytes({ Self.decode($0) }) else { return nil }
+        self = sketch
+    }
+
+    /// Decodes `encoded()` bytes in place (a database column); nil when they are not a sketch.
+    public init?(encoded bytes: UnsafeRawBufferPointer) {
+        guard let sketch = Self.decode(bytes) else { return nil }
+        self = sketch
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer) -> QuantileSketch? {
+        var sketch = QuantileSketch()
+        return sketch.replace(withEncoded: bytes) ? sketch : nil
+    }
+
+    /// Replaces this sketch with the one `bytes` encode (`encoded()`), reusing this sketch's
+    /// storage: a query decodes every rollup row's sketch into the same scratch sketch and
+    /// merges that, so rows cost no allocation. Returns false, leaving this sketch empty, when
+    /// the bytes are not a sketch.
+    public mutating func replace(withEncoded bytes: UnsafeRawBufferPointer) -> Bool {
+        if decodeReplacing(bytes) { return true }
+        reset()
+        return false
+    }
+
+    /// Empties the sketch, keeping the storage of its counts.
+    private mutating func reset() {
+        count = 0
+        sum = 0
+        min = .infinity
+        max = -.infinity
+        zeroCount = 0
+        offset = 0
+        counts.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func decodeReplacing(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var reader = RawReader(bytes)
+        guard reader.byte() == 1, let count = reader.varint() else { return false }
         guard count > 0 else {
-            guard reader.atEnd else { return nil }
-            return
+            guard reader.atEnd else { return false }
+            reset()
+            return true
         }
         guard let sum = reader.double(), let min = reader.double(), let max = reader.double(),
               let zeroCount = reader.varint(), let zz = reader.varint(), let n = reader.varint(),
               n < 1 << 20
-        else { return nil }
+        else { return false }
         let off = Int64(bitPattern: zz >> 1) ^ -Int64(bitPattern: zz & 1)
-        guard off > Int64(Int32.min), off < Int64(Int32.max) else { return nil }
-        var counts: [UInt64] = []
+        guard off > Int64(Int32.min), off + Int64(n) < Int64(Int32.max) else { return false }
+        counts.removeAll(keepingCapacity: true)
         counts.reserveCapacity(Int(n))
         var total = zeroCount
         for _ in 0..<n {
-            guard let c = reader.varint() else { return nil }
+            guard let c = reader.varint() else { return false }
             counts.append(c)
             total &+= c
         }
-        guard reader.atEnd, total == count else { return nil }
+        guard reader.atEnd, total == count else { return false }
         self.count = count
         self.sum = sum
         self.min = min
         self.max = max
         self.zeroCount = zeroCount
         self.offset = Int32(off)
-        self.counts = counts
+        return true
     }
 
     static func putVarint(_ value: UInt64, into out: inout [UInt8]) {
@@ -202,17 +244,18 @@ public struct QuantileSketch: Sendable, Hashable {
         }
     }
 
-    private struct ByteReader {
-        let bytes: [UInt8]
+    /// Reads an encoding in place.
+    private struct RawReader {
+        let bytes: UnsafeRawBufferPointer
         var position = 0
-        init(_ bytes: [UInt8]) { self.bytes = bytes }
+        init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
         var atEnd: Bool { position == bytes.count }
-        mutating func byte() -> UInt8? {
+        @inline(__always) mutating func byte() -> UInt8? {
             guard position < bytes.count else { return nil }
             defer { position += 1 }
             return bytes[position]
         }
-        mutating func varint() -> UInt64? {
+        @inline(__always) mutating func varint() -> UInt64? {
             var result: UInt64 = 0
             var shift: UInt64 = 0
             while let b = byte() {

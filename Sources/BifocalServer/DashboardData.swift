@@ -113,8 +113,8 @@ struct DashboardPanel: Sendable {
     var empty: String
 }
 
-/// Builds the JSON behind the Overview and Compare pages: runs every query a page needs
-/// concurrently on the store's reader pool and returns one document, so a page costs one
+/// Builds the JSON behind the Overview and Compare pages: asks the store for every query a page
+/// needs in one batch (it reads each range once for all its signals) and returns one document, so a page costs one
 /// round trip and its time can be measured as one number.
 struct DashboardData: Sendable {
     let store: any Store
@@ -197,7 +197,7 @@ struct DashboardData: Sendable {
 
     static func percent(_ ratio: Double) -> String { "\(Int((ratio * 100).rounded()))%" }
 
-    /// Runs queries concurrently; a query the store rejects yields an empty result rather than
+    /// Runs queries in one batch; a query the store rejects yields an empty result rather than
     /// failing the page (a panel then shows its empty state).
     func run(_ queries: [SignalQuery], now: Int64) async throws -> [SignalResult?] {
         guard let cache else { return try await Self.run(queries, on: store) }
@@ -205,25 +205,11 @@ struct DashboardData: Sendable {
         return try await cache.answer(queries, now: now) { try await Self.run($0, on: store) }
     }
 
-    /// One query's answer and its position. A struct rather than an `(Int, SignalResult?)`
-    /// tuple: release builds of the tuple form (Swift 6.3) trapped in the loop that collects the
-    /// answers, or lost them, while debug builds did not; this form works in both.
-    struct Answer: Sendable {
-        var index: Int
-        var result: SignalResult?
-    }
-
+    /// Asks the store for every query at once, so that it can share reads between queries over
+    /// the same range (see `Store.query(_:)` for a list); a rejected query is nil.
     static func run(_ queries: [SignalQuery], on store: any Store) async throws -> [SignalResult?] {
-        try await withThrowingTaskGroup(of: Answer.self) { group in
-            for (i, query) in queries.enumerated() {
-                group.addTask {
-                    do { return Answer(index: i, result: try await store.query(query)) } catch is QueryError { return Answer(index: i, result: nil) }
-                }
-            }
-            var results = [SignalResult?](repeating: nil, count: queries.count)
-            for try await answer in group { results[answer.index] = answer.result }
-            return results
-        }
+        guard !queries.isEmpty else { return [] }
+        return try await store.query(queries).map { try? $0.get() }
     }
 
     /// Names a series: the line's name and its group's values ("GPU 3", "llama-3-8b").

@@ -100,13 +100,6 @@ struct PointAccumulator {
     /// Sum of e2e seconds.
     var x: Double = 0
     var sketch = QuantileSketch()
-
-    mutating func merge(_ o: PointAccumulator) {
-        n0 += o.n0
-        n1 += o.n1
-        x += o.x
-        RollupValues.merge(&sketch, o.sketch)
-    }
 }
 
 /// (endpoint, model, component): what `EndpointCatalog.hourlyCost` prices.
@@ -264,100 +257,45 @@ struct QueryExecutor {
     }
 
     func readRollups(_ db: Database) throws -> (PointGrid, [[String]: GroupAccumulator]) {
-        let horizons = try Self.horizons(db)
-        let queryStart: Int64
-        let queryEnd: Int64
-        switch plan.shape {
-        case .range(let from, let to, _): (queryStart, queryEnd) = (from, to)
-        case .instant(let at, let window): (queryStart, queryEnd) = (at - window, at)
+        let layout = RollupLayout(shape: plan.shape, horizons: try Self.horizons(db), retention: retention)
+        var columns: [String] = []
+        let byIndex = Int32(1 + columns.count)
+        columns += plan.by
+        let costIndex = Int32(1 + columns.count)
+        if isCost { columns += ["endpoint", "model", "component"] }
+        var valueIndex = [Int32](repeating: -1, count: 4)
+        let values = valueColumns()
+        for (k, expr) in [values.n0, values.n1, values.x, values.sketch].enumerated() {
+            if let expr {
+                valueIndex[k] = Int32(1 + columns.count)
+                columns.append(expr)
+            }
         }
-        // A tier covers a time when its retention spans from there to the query's end (so that
-        // a window longer than the minute retention uses hours even before retention has run:
-        // answers do not change when it runs) and retention has not deleted the bucket there.
-        func covers(_ tier: Tier, _ t: Int64) -> Bool {
-            let (earliest, overflow) = queryEnd.subtractingReportingOverflow(retention(tier))
-            if !overflow, t < earliest { return false }
-            let h = horizons[tier] ?? .min
-            return h == .min || Timestamp.floor(t, toMultipleOf: tier.size) + tier.size > h
-        }
-        // The finest tier that reaches back to the start; the day tier when none does.
-        let finest = [Tier.minute, .hour, .day].first { covers($0, queryStart) } ?? .day
-        let grid: PointGrid
-        switch plan.shape {
-        case .range(let from, let to, let step):
-            // Points are never finer than the finest available bucket.
-            let effective = Self.ceil(step, finest.size)
-            grid = .range(from: from, to: to, step: effective)
-        case .instant(let at, let window):
-            grid = PointGrid(t0: at - window, step: window, count: 1)
-        }
-        let start = Self.ceil(grid.t0, finest.size)
-        let usable = Tier.coarseToFine.filter { $0 >= finest && covers($0, start) }
-        // Each point [t, t+step) is read as [ceil(t), ceil(t+step)) on the finest tier's grid,
-        // assembled from the coarsest whole buckets that fit.
-        func bounds(_ p: Int) -> (Int64, Int64) {
-            (Self.ceil(grid.time(p), finest.size), Self.ceil(grid.time(p) + grid.step, finest.size))
-        }
-
         var groups: [[String]: GroupAccumulator] = [:]
-        let columns = valueColumns()
-        for tier in usable {
-            let coarser = usable.filter { $0 > tier }
-            let segments = Self.segments(of: tier, nextCoarser: coarser.last, points: grid.count, bounds: bounds)
-            if segments.isEmpty { continue }
-            var select = ["bucket"]
-            let byIndex = Int32(select.count)
-            select += plan.by
-            let costIndex = Int32(select.count)
-            if isCost { select += ["endpoint", "model", "component"] }
-            var valueIndex = [Int32](repeating: -1, count: 4)
-            for (k, expr) in [columns.n0, columns.n1, columns.x, columns.sketch].enumerated() {
-                if let expr {
-                    valueIndex[k] = Int32(select.count)
-                    select.append(expr)
-                }
-            }
-            var sql = "SELECT \(select.joined(separator: ", ")) FROM rollups WHERE tier = ? AND bucket >= ? AND bucket < ?"
-            for m in plan.matchers { sql += " AND \(m.name) = ?" }
-            let s = RawStatement(try db.cachedStatement(sql: sql), db)
-            defer { s.reset() }
-            s.bind(1, tier.rawValue)
-            for (k, m) in plan.matchers.enumerated() { s.bind(Int32(4 + k), m.value) }
-
-            let byCount = plan.by.count
-            var key: [String] = []
-            key.reserveCapacity(byCount)
-            for (low, high) in segments {
-                s.bind(2, low)
-                s.bind(3, high)
-                defer { sqlite3_reset(s.handle) }
-                while try s.step() {
-                    let bucket = s.int64(0)
-                    // Attribute the bucket to the point holding its start, if that point holds it
-                    // whole and no coarser bucket in the same point already covers it.
-                    guard let p = grid.point(containing: bucket) else { continue }
-                    let (a, b) = bounds(p)
-                    guard bucket >= a, bucket + tier.size <= b else { continue }
-                    var servedCoarser = false
-                    for c in coarser {
-                        let cb = Timestamp.floor(bucket, toMultipleOf: c.size)
-                        if cb >= a, cb + c.size <= b { servedCoarser = true; break }
-                    }
-                    if servedCoarser { continue }
-
-                    key.removeAll(keepingCapacity: true)
-                    for k in 0..<byCount { key.append(s.text(byIndex + Int32(k))) }
-                    var acc = PointAccumulator()
-                    if valueIndex[0] >= 0 { acc.n0 = s.int64(valueIndex[0]) }
-                    if valueIndex[1] >= 0 { acc.n1 = s.int64(valueIndex[1]) }
-                    if valueIndex[2] >= 0 { acc.x = s.double(valueIndex[2]) }
-                    if valueIndex[3] >= 0, let sketch = s.sketch(valueIndex[3]) { acc.sketch = sketch }
-                    let cost = isCost ? CostKey(endpoint: s.text(costIndex), model: s.text(costIndex + 1), component: s.text(costIndex + 2)) : nil
-                    Self.accumulate(&groups, key, p, acc, cost)
+        let byCount = plan.by.count
+        let isCost = isCost
+        var key: [String] = []
+        key.reserveCapacity(byCount)
+        var scratch = QuantileSketch()
+        try layout.scan(db, columns: columns, matchers: plan.matchers) { s, p in
+            key.removeAll(keepingCapacity: true)
+            for k in 0..<byCount { key.append(s.text(byIndex + Int32(k))) }
+            let cost = isCost ? CostKey(endpoint: s.text(costIndex), model: s.text(costIndex + 1), component: s.text(costIndex + 2)) : nil
+            // The row's sketch is decoded into one scratch sketch (no allocation per row) and
+            // merged from there; bytes that are not a sketch count as none.
+            let hasSketch = valueIndex[3] >= 0 && s.blob(valueIndex[3]).map { scratch.replace(withEncoded: $0) } == true
+            // One hash lookup per row; the group and point entries are mutated in place.
+            Self.withGroup(&groups, key) { group in
+                if let cost { group.costKeys.insert(cost) }
+                Self.withPoint(&group.points, p) { point in
+                    if valueIndex[0] >= 0 { point.n0 += s.int64(valueIndex[0]) }
+                    if valueIndex[1] >= 0 { point.n1 += s.int64(valueIndex[1]) }
+                    if valueIndex[2] >= 0 { point.x += s.double(valueIndex[2]) }
+                    if hasSketch { point.sketch.merge(scratch) }
                 }
             }
         }
-        return (grid, groups)
+        return (layout.grid, groups)
     }
 
     /// The bucket ranges `[low, high)` a tier must be read over: in each point `[a, b)`, its whole
@@ -392,16 +330,8 @@ struct QueryExecutor {
         return result
     }
 
-    @inline(__always) static func accumulate(_ groups: inout [[String]: GroupAccumulator], _ key: [String], _ p: Int, _ acc: PointAccumulator, _ cost: CostKey?) {
-        // One hash lookup per row; the group and point entries are mutated in place.
-        withGroup(&groups, key) { group in
-            if let cost { group.costKeys.insert(cost) }
-            if group.points[p] == nil {
-                group.points[p] = acc
-            } else {
-                group.points[p]!.merge(acc)
-            }
-        }
+    @inline(__always) static func withPoint(_ points: inout [Int: PointAccumulator], _ p: Int, _ body: (inout PointAccumulator) -> Void) {
+        body(&points[p, default: PointAccumulator()])
     }
 
     @inline(__always) static func withGroup(_ groups: inout [[String]: GroupAccumulator], _ key: [String], _ body: (inout GroupAccumulator) -> Void) {

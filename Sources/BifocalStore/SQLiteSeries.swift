@@ -304,7 +304,9 @@ struct SeriesQueryExecutor {
         QueryError(parameter: "signal", message: "unknown signal \"\(name)\" (neither a record signal, a series signal, nor a stored family)")
     }
 
-    func run(_ db: Database) throws -> SignalResult {
+    /// Answers the query; `shared` (for a batch's queries of one shape) lends the series reader
+    /// and the series points already read for an earlier query.
+    func run(_ db: Database, shared: SeriesReadCache? = nil) throws -> SignalResult {
         // What the name is: canonical signals answer even before any series is stored.
         let definition: SignalDefinition
         let kind: SeriesSignalKind
@@ -332,7 +334,8 @@ struct SeriesQueryExecutor {
         }
         try QueryPlanner.validateShape(query.shape)
 
-        let reader = try SeriesReader(db, shape: query.shape, configuration: configuration)
+        let reader = try shared?.reader(db, shape: query.shape, configuration: configuration)
+            ?? SeriesReader(db, shape: query.shape, configuration: configuration)
         var groups: [[String]: GroupValues] = [:]
         switch kind {
         case .family(let aggregation):
@@ -574,7 +577,29 @@ struct GroupValues {
 /// Values are then read from the coarsest covering tier whose buckets divide the step: a step's
 /// mean is the same from raw points, minute sums/counts or hour sums/counts, and coarser rows
 /// are far fewer (30 days at 1 h steps reads 720 hour rows per series, not 43,200 minutes).
+/// What the series queries of one shape in a batch share: one reader (its tier and statements),
+/// and each series' points once read. The Overview asks for `gpu.utilization` per GPU and for
+/// `gpus.total`, `gpus.used` and `gpus.free`, which all read the same GPU series.
+final class SeriesReadCache {
+    private var shared: SeriesReader?
+    var points: [Int64: SeriesScratch] = [:]
+
+    init() {}
+
+    /// The reader for `shape`, made once (all queries given this cache have the same shape).
+    func reader(_ db: Database, shape: SignalQuery.Shape, configuration: StoreConfiguration) throws -> SeriesReader {
+        let made = try shared ?? SeriesReader(db, shape: shape, configuration: configuration)
+        shared = made
+        // Only the copy handed out refers to this cache (the kept one would be a cycle).
+        var reader = made
+        reader.cache = self
+        return reader
+    }
+}
+
 struct SeriesReader {
+    /// Series points read by earlier queries of the same batch and shape.
+    var cache: SeriesReadCache?
     let grid: PointGrid
     let tier: SeriesTier
     let instant: Bool
@@ -646,6 +671,19 @@ struct SeriesReader {
 
     /// Fills `scratch` with the series' value at each point it has one (scratch must be clear).
     func read(_ id: Int64, into scratch: inout SeriesScratch) throws {
+        if let cache {
+            if let cached = cache.points[id] {
+                scratch = cached
+                return
+            }
+            try readStored(id, into: &scratch)
+            cache.points[id] = scratch
+            return
+        }
+        try readStored(id, into: &scratch)
+    }
+
+    private func readStored(_ id: Int64, into scratch: inout SeriesScratch) throws {
         let t0 = grid.t0
         let step = grid.step
         let n = Int64(grid.count)

@@ -204,6 +204,101 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// One answer of a batch and its position (a struct: see `DashboardData.Answer` on tuples
+    /// in task groups).
+    struct IndexedAnswer: Sendable {
+        var index: Int
+        var result: Result<SignalResult, QueryError>
+    }
+
+    /// What one shape's read transaction answers: batches of rollup plans with the same
+    /// matchers, and queries answered one by one (series, raw scans).
+    struct ShapeWork: Sendable {
+        var shape: SignalQuery.Shape
+        var batches: [(matchers: [LabelMatcher], plans: [(index: Int, plan: QueryPlan)])] = []
+        var single: [(index: Int, query: SignalQuery, plan: QueryPlan?)] = []
+    }
+
+    /// Answers several queries as `query(_:)` answers each. Record signals asked over the same
+    /// shape with the same matchers, on labels rollups keep, are read in one pass over the
+    /// rollup rows (`RollupBatchExecutor`: each row's sketches decoded once for all of them);
+    /// series signals and raw scans are answered one by one, the series ones of a shape reading
+    /// each series once (`SeriesReadCache`). The queries of one shape share a read transaction;
+    /// different shapes (a dashboard's cache chunks) are read concurrently.
+    public func query(_ queries: [SignalQuery]) async throws -> [Result<SignalResult, QueryError>] {
+        var results = [Result<SignalResult, QueryError>?](repeating: nil, count: queries.count)
+        var work: [ShapeWork] = []
+        var workIndex: [SignalQuery.Shape: Int] = [:]
+        for (i, query) in queries.enumerated() {
+            let w = workIndex[query.shape] ?? {
+                work.append(ShapeWork(shape: query.shape))
+                workIndex[query.shape] = work.count - 1
+                return work.count - 1
+            }()
+            guard SignalCatalog.recordSignal(named: query.signal) != nil else {
+                work[w].single.append((i, query, nil))
+                continue
+            }
+            let plan: QueryPlan
+            do { plan = try QueryPlanner.validate(query) } catch let error as QueryError {
+                results[i] = .failure(error)
+                continue
+            }
+            if plan.rawScan {
+                work[w].single.append((i, query, plan))
+            } else if let b = work[w].batches.firstIndex(where: { $0.matchers == plan.matchers }) {
+                work[w].batches[b].plans.append((i, plan))
+            } else {
+                work[w].batches.append((plan.matchers, [(i, plan)]))
+            }
+        }
+        let configuration = configuration
+        try await withThrowingTaskGroup(of: [IndexedAnswer].self) { group in
+            for shape in work where !(shape.batches.isEmpty && shape.single.isEmpty) {
+                group.addTask {
+                    try await self.guarded("query") {
+                        try await self.pool.read { db in try Self.answer(shape, configuration: configuration, db) }
+                    }
+                }
+            }
+            for try await answers in group {
+                for answer in answers { results[answer.index] = answer.result }
+            }
+        }
+        // Every query was either rejected above or answered by its shape's task.
+        return results.map { $0! }
+    }
+
+    /// Answers one shape's work on a read connection.
+    static func answer(_ work: ShapeWork, configuration: StoreConfiguration, _ db: Database) throws -> [IndexedAnswer] {
+        var answers: [IndexedAnswer] = []
+        for batch in work.batches {
+            if batch.plans.count == 1 {
+                let (index, plan) = batch.plans[0]
+                answers.append(IndexedAnswer(index: index, result: .success(try QueryExecutor(plan: plan, configuration: configuration).run(db))))
+                continue
+            }
+            let results = try RollupBatchExecutor(plans: batch.plans.map(\.plan), configuration: configuration).run(db)
+            for ((index, _), result) in zip(batch.plans, results) {
+                answers.append(IndexedAnswer(index: index, result: .success(result)))
+            }
+        }
+        let series = SeriesReadCache()
+        for (index, query, plan) in work.single {
+            do {
+                let result = if let plan {
+                    try QueryExecutor(plan: plan, configuration: configuration).run(db)
+                } else {
+                    try SeriesQueryExecutor(query: query, configuration: configuration).run(db, shared: series)
+                }
+                answers.append(IndexedAnswer(index: index, result: .success(result)))
+            } catch let error as QueryError {
+                answers.append(IndexedAnswer(index: index, result: .failure(error)))
+            }
+        }
+        return answers
+    }
+
     /// Deletes raw records past `rawRetention`, clears texts past `textRetention`, deletes
     /// rollup buckets that ended before each tier's retention; folds the series minutes of hours
     /// ended by `now` into hour downsamples, deletes raw series points, minute and hour

@@ -163,6 +163,12 @@ public protocol Store: Sendable {
     /// that cannot be answered as asked (unknown signal or label, bad range).
     func query(_ query: SignalQuery) async throws -> SignalResult
 
+    /// Answers several signal queries, in order: each answer is what `query(_:)` gives for that
+    /// query, or the `QueryError` it throws. A page that asks for many signals over the same
+    /// range asks once, so that a store can read the data they share once (the SQLite store
+    /// reads the rollup rows of one range once for all its record signals).
+    func query(_ queries: [SignalQuery]) async throws -> [Result<SignalResult, QueryError>]
+
     /// Lists raw records matching `filter`, newest first, at most `limit` per page, strictly
     /// before `cursor` (nil: from the newest). The dashboard's request list reads this.
     func records(matching filter: RecordFilter, limit: Int, before cursor: RecordCursor?) async throws -> RecordPage
@@ -179,6 +185,18 @@ public protocol Store: Sendable {
 
     /// Flushes and closes the store, releasing the data folder's lock.
     func close() async throws
+}
+
+extension Store {
+    /// One query at a time: stores that cannot share work between queries need nothing more.
+    public func query(_ queries: [SignalQuery]) async throws -> [Result<SignalResult, QueryError>] {
+        var results: [Result<SignalResult, QueryError>] = []
+        results.reserveCapacity(queries.count)
+        for q in queries {
+            do { results.append(.success(try await query(q))) } catch let error as QueryError { results.append(.failure(error)) }
+        }
+        return results
+    }
 }
 
 /// Adapts a `Store` to the `RecordSink` seam that sources push into.
