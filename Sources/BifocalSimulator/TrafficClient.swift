@@ -14,6 +14,15 @@ import Synchronization
 /// enough context to reach the planned prompt length, and it names its tenant in
 /// `tenantHeader`. Every response is read to the end.
 public final class TrafficClient: Sendable {
+    /// The default HTTP client: one connection per stream in flight. AsyncHTTPClient's shared
+    /// client keeps 8 connections per host, which would queue a busy fleet's streams in the
+    /// client, where no one measures them.
+    public static let sharedClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 4096)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
     /// What the client has done so far.
     public struct Counts: Sendable, Equatable {
         /// Requests sent.
@@ -46,7 +55,7 @@ public final class TrafficClient: Sendable {
 
     /// A client for `fleet`'s traffic, sending to `baseURL` (`/chat/completions` is appended).
     public init(fleet: LiveFleet, baseURL: String, tenantHeader: String = "x-bifocal-tenant", apiKey: String? = nil,
-                timeout: Double = 600, httpClient: HTTPClient = .shared, logger: Logger = Logger(label: "bifocal.traffic")) {
+                timeout: Double = 600, httpClient: HTTPClient = TrafficClient.sharedClient, logger: Logger = Logger(label: "bifocal.traffic")) {
         self.fleet = fleet
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }

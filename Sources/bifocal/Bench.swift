@@ -13,7 +13,7 @@ struct Bench: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "What to measure: decode, ingest, query, parse, scrape, otlp, dashboard, gateway, or all.")
+    @Argument(help: "What to measure: decode, ingest, query, parse, scrape, otlp, dashboard, gateway, or all; demo and backfill run only when named.")
     var what: String = "all"
 
     @Option(name: .long, help: "Records for the HTTP ingest run.")
@@ -61,12 +61,23 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .long, help: "Port for the gateway run's scripted upstream (default: a free one), so another proxy can point at it.")
     var gatewayUpstreamPort: Int = 0
 
+    @Option(name: .long, help: "Scenario for the demo and backfill runs.")
+    var demoScenario: String = "steady"
+    @Option(name: .long, help: "Minutes the demo run lasts (not part of all).")
+    var demoMinutes: Double = 10
+    @Option(name: .long, help: "Speed of the demo run's scenario script.")
+    var demoSpeed: Double = 10
+    @Option(name: .long, help: "Days of history for the backfill run (not part of all).")
+    var backfillDays: Double = 7
+    @Option(name: .long, help: "Load multiplier for the backfill run.")
+    var backfillLoad: Double = 1
+
     @Option(name: .long, help: "Data folder (default: a temporary folder, removed afterwards).")
     var data: String?
 
     func run() async throws {
-        guard ["decode", "ingest", "query", "parse", "scrape", "otlp", "dashboard", "gateway", "all"].contains(what) else {
-            throw ValidationError("measure decode, ingest, query, parse, scrape, otlp, dashboard, gateway or all, not \(what)")
+        guard ["decode", "ingest", "query", "parse", "scrape", "otlp", "dashboard", "gateway", "demo", "backfill", "all"].contains(what) else {
+            throw ValidationError("measure decode, ingest, query, parse, scrape, otlp, dashboard, gateway, demo, backfill or all, not \(what)")
         }
         #if DEBUG
         print("warning: this is a debug build; figures mean little. Use `swift build -c release`.")
@@ -114,6 +125,16 @@ struct Bench: AsyncParsableCommand {
         if what == "dashboard" || what == "all" {
             let path = try folder("dashboard")
             try await Benchmark.dashboard(records: dashboardRecords, days: dashboardDays, directory: path, report: report)
+            cleanup(path)
+        }
+        if what == "demo" {
+            let path = try folder("demo")
+            try await Benchmark.demo(scenario: demoScenario, minutes: demoMinutes, speed: demoSpeed, directory: path, report: report)
+            cleanup(path)
+        }
+        if what == "backfill" {
+            let path = try folder("backfill")
+            try await Benchmark.backfill(scenario: demoScenario, days: backfillDays, load: backfillLoad, directory: path, report: report)
             cleanup(path)
         }
         if what == "query" || what == "all" {
