@@ -67,6 +67,8 @@ public enum DemoRunner {
             if options.history > 0 {
                 var backfill = SimulatorBackfill(scenario: options.scenario, seed: options.seed &+ 1, simulatorBaseURL: simulatorURL)
                 backfill.speed = options.speed
+                // The history is the calm before the script, which the live run then plays.
+                backfill.script = .startsAtEnd
                 _ = try await backfill.run(into: store, duration: options.history, end: Timestamp.now(),
                                            seriesRawRetention: configuration.storage.seriesRawRetention)
             }

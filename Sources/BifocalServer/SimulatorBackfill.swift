@@ -24,6 +24,19 @@ public struct SimulatorBackfill: Sendable {
     public var gapsEvery = 10
     /// How much faster than real time the scenario's script plays (1: a day of script per day).
     public var speed: Double = 1
+    /// Where the scenario's script falls in the history.
+    public var script: ScriptPlacement = .endsAtEnd
+
+    /// Where a history places the scenario's script.
+    public enum ScriptPlacement: Sendable {
+        /// The script starts with the history.
+        case startsAtStart
+        /// The script ends when the history does, so recent views show it.
+        case endsAtEnd
+        /// The history is all baseline; the script would start where it ends (a live run that
+        /// follows plays it).
+        case startsAtEnd
+    }
 
     /// Creates a backfill.
     public init(scenario: Scenario, seed: UInt64, simulatorBaseURL: String) {
@@ -48,7 +61,13 @@ public struct SimulatorBackfill: Sendable {
     public func run(into store: any Store, duration: Int64, end: Int64, seriesRawRetention: Int64,
                     progress: (Double, Int, Int) -> Void = { _, _, _ in }) async throws -> (records: Int, points: Int) {
         let origin = end - duration
-        let simulation = try FleetSimulation(scenario: scenario, origin: origin, speed: speed, seed: seed)
+        var simulation = try FleetSimulation(scenario: scenario, origin: origin, speed: speed, seed: seed)
+        let length = Double(duration) / 1e6
+        switch script {
+        case .startsAtStart: simulation.scriptStart = 0
+        case .endsAtEnd: simulation.scriptStart = max(0, length - scenario.duration.seconds / speed)
+        case .startsAtEnd: simulation.scriptStart = length
+        }
         var run = VirtualRun(simulation, scrapeInterval: 60, idPrefix: "sim-\(seed)-\(origin / Timestamp.microsPerSecond)")
         run.textEvery = textEvery
         run.gapsEvery = gapsEvery

@@ -87,7 +87,10 @@ public struct FleetSimulation: Sendable {
     }
 
     /// Scenario seconds at simulation time `t`.
-    public func scenarioTime(_ t: Double) -> Double { t * speed }
+    public func scenarioTime(_ t: Double) -> Double { (t - scriptStart) * speed }
+    /// Simulation seconds at which the scenario's script starts (before it, the baseline holds):
+    /// 0 plays it from the start; a history can place it at its end, or after it.
+    public var scriptStart: Double = 0
     /// Wall-clock microseconds at simulation time `t`.
     public func wallClock(_ t: Double) -> Int64 { origin + Int64((t * 1e6).rounded()) }
     /// The scenario's clock (for the daily curve) at simulation time `t`.

@@ -26,6 +26,7 @@ import Testing
         let duration = Int64(minutes * 60) * Timestamp.microsPerSecond
         var backfill = SimulatorBackfill(scenario: scenario, seed: seed, simulatorBaseURL: "http://127.0.0.1:8788")
         backfill.speed = speed
+        backfill.script = .startsAtStart
         let stored = try await backfill.run(into: store, duration: duration, end: testNow, seriesRawRetention: Timestamp.microsPerDay)
         #expect(stored.records > 100)
         #expect(stored.points > 100)

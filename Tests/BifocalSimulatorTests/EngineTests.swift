@@ -112,3 +112,32 @@ import Testing
         #expect((0.02...0.4).contains(a10g.ttft))
     }
 }
+
+@Suite struct ScenarioScriptTests {
+    @Test func theScriptStartsWhereItIsPlaced() throws {
+        var simulation = try FleetSimulation(scenario: try Scenario.builtIn("surge"), origin: 0, speed: 1, seed: 1)
+        simulation.scriptStart = 3600
+        // The surge runs 20-50 minutes into the script: an hour later in simulation time.
+        let before = simulation.effects(server: 0, at: 30 * 60).traffic
+        let during = simulation.effects(server: 0, at: 3600 + 30 * 60).traffic
+        #expect(during > 3 * before)
+    }
+
+    @Test func badScenarioFilesSayWhatAndWhere() throws {
+        #expect(throws: SimulatorError.self) { try Scenario.parse("name: x\nphases:\n  - at: soon\n") }
+        do {
+            _ = try Scenario.parse("name: x\nphases:\n  - at: 5m\n    models: [gpt-9]\n")
+            Issue.record("an unknown model was accepted")
+        } catch let error as SimulatorError {
+            #expect(error.description.contains("phase 1"))
+            #expect(error.description.contains("gpt-9"))
+        }
+        do {
+            _ = try Scenario.parse("name: x\nphases:\n  - at: 5m\n    faults: {sarcasm: 0.5}\n")
+            Issue.record("an unknown fault was accepted")
+        } catch let error as SimulatorError {
+            #expect(error.description.contains("sarcasm"))
+        }
+        for name in Scenario.builtInNames { _ = try Scenario.builtIn(name) }
+    }
+}
