@@ -19,7 +19,11 @@ final class DashboardCache: Sendable {
         var stored: Int64
     }
 
-    static let stepsPerChunk: Int64 = 6
+    /// Steps per chunk. Each chunk is one more range the store reads (its rollup tiers and
+    /// series looked up, its statements run), so the cold Overview over 30 days costs less in 11
+    /// chunks than in 41 (measured: about 60 vs 70-95 ms); a reload recomputes only the newest
+    /// chunk, which a batch reads in a few milliseconds even at 24 steps.
+    static let stepsPerChunk: Int64 = 24
     static let settle = 2 * Timestamp.microsPerMinute
     static let lifetime = 10 * Timestamp.microsPerMinute
     static let capacity = 20_000
