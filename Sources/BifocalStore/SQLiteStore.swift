@@ -204,8 +204,9 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// One answer of a batch and its position (a struct: see `DashboardData.Answer` on tuples
-    /// in task groups).
+    /// One answer of a batch and its position. A struct rather than a tuple: release builds
+    /// (Swift 6.3) of task groups collecting `(Int, SignalResult?)` tuples trapped or lost answers
+    /// while debug builds did not (seen in the dashboard, which used to run queries that way).
     struct IndexedAnswer: Sendable {
         var index: Int
         var result: Result<SignalResult, QueryError>
