@@ -1,11 +1,12 @@
 import BifocalCore
+import BifocalSimulator
 import BifocalStore
 import Foundation
 import Logging
 import ServiceLifecycle
 
 extension Benchmark {
-    /// `bench dashboard`: fills a store with the demo fleet's history (`records` records over
+    /// `bench dashboard`: fills a store with the simulator's history of the `p4de-incident` fleet (`records` records over
     /// `days` days, and the same days of scraped series for 8 GPUs and 2 model servers), starts
     /// the real server on loopback, and times each page's data over HTTP: the Overview and
     /// Compare JSON for every named range, the request list (plain, filtered, text search), a
@@ -14,13 +15,16 @@ extension Benchmark {
     public static func dashboard(records total: Int, days: Int, repeats: Int = 11, directory: String,
                                  report: @escaping @Sendable (String) -> Void) async throws {
         let now = Timestamp.floor(Timestamp.now(), toMultipleOf: Timestamp.microsPerMinute)
-        let fleet = DemoFleet(now: now)
+        var scenario = try Scenario.builtIn("p4de-incident")
+        // Scaled so the history holds about `total` records (the daily curve averages to 1).
+        let load = Double(total) / (Double(days) * 86_400 * scenario.fleet.servers.reduce(0) { $0 + $1.requestsPerSecond })
+        for index in scenario.fleet.servers.indices { scenario.fleet.servers[index].requestsPerSecond *= load }
         var configuration = BifocalConfiguration()
         configuration.port = 0
         configuration.storage.directory = directory
         configuration.storage.rawRetention = Int64(days + 1) * Timestamp.microsPerDay
         configuration.storage.textRetention = configuration.storage.rawRetention
-        configuration.storage.endpoints = EndpointCatalog([fleet.endpointSpec])
+        configuration.storage.endpoints = EndpointCatalog([scenario.fleet.endpointSpec])
         configuration.gpuSampler.mode = .off
         configuration.retentionInterval = Timestamp.microsPerHour
         // Measured cold: the prewarm pass is timed on its own below.
@@ -28,12 +32,11 @@ extension Benchmark {
         let store = try SQLiteStore.open(configuration.storage)
         let existing = try await store.statistics()
         if existing.records == 0 {
-            // The fleet's mean load over a week is about 0.49 of its peak-scaled rate.
-            let rate = Double(total) / (Double(days) * 86_400 * 0.487)
             let clock = ContinuousClock()
             let started = clock.now
-            let (records, points) = try await fleet.backfill(into: store, days: Double(days), requestsPerSecond: rate,
-                                                             seriesRawRetention: configuration.storage.seriesRawRetention, report: report)
+            let backfill = SimulatorBackfill(scenario: scenario, seed: 1, simulatorBaseURL: "http://127.0.0.1:8788")
+            let (records, points) = try await backfill.run(into: store, duration: Int64(days) * Timestamp.microsPerDay, end: now,
+                                                           seriesRawRetention: configuration.storage.seriesRawRetention)
             let elapsed = clock.now - started
             report("filled \(records) records and \(points) series points over \(days) days in \(elapsed.components.seconds) s")
         } else {
@@ -66,7 +69,7 @@ extension Benchmark {
                 ("Compare data, 24h, model and variant", "/ui/data/compare", [("range", "24h"), ("dimension", "model,variant")]),
                 ("Compare data, 30d, model", "/ui/data/compare", [("range", "30d"), ("dimension", "model")]),
                 ("Requests page, 1h", "/ui/requests", [("range", "1h")]),
-                ("Requests page, 7d, model + timeouts", "/ui/requests", [("range", "7d"), ("model", "qwen-2.5-32b"), ("status", "timeout")]),
+                ("Requests page, 7d, model + server errors", "/ui/requests", [("range", "7d"), ("model", "qwen-2.5-32b"), ("status", "server_error")]),
                 ("Requests page, 30d, slow", "/ui/requests", [("range", "30d"), ("slow", "e2e")]),
                 ("Requests page, 30d, text search (no match)", "/ui/requests", [("range", "30d"), ("q", "no such words anywhere")]),
                 ("Request page", "/ui/requests/\(someID)", []),

@@ -51,6 +51,8 @@ extension Benchmark {
             let client = HTTPClient(eventLoopGroupProvider: .singleton)
             var ttftDeltas: [Double] = []
             var e2eDeltas: [Double] = []
+            var forwards: [Double] = []
+            var relays: [Double] = []
             var unmatched = 0
             var cursor: String?
             repeat {
@@ -64,6 +66,14 @@ extension Benchmark {
                           let trace = record["trace_id"] as? String, let measured = record["ttft_ms"] as? Double else { continue }
                     guard let truth = fleet.truth(traceID: trace), let scheduled = truth.ttftMs else { unmatched += 1; continue }
                     ttftDeltas.append(measured - scheduled)
+                    // Split the difference: gateway receipt to the fleet's receipt (one process,
+                    // one wall clock), and the rest (the fleet's lateness plus the relay back).
+                    let start: Int64? = (record["start"] as? Double).map { Int64(($0 * 1e6).rounded()) } ?? (record["start"] as? String).flatMap(Timestamp.parse)
+                    if let start {
+                        let forward = Double(fleet.origin + Int64((truth.arrival * 1e6).rounded()) - start) / 1000
+                        forwards.append(forward)
+                        relays.append(measured - scheduled - forward)
+                    }
                     if let e2e = record["e2e_ms"] as? Double, let truthE2E = truth.e2eMs { e2eDeltas.append(e2e - truthE2E) }
                 }
                 cursor = page["next"] as? String
@@ -82,6 +92,8 @@ extension Benchmark {
             report("| --- | --- | --- | --- | --- | --- |")
             report(row("TTFT", ttftDeltas))
             report(row("e2e", e2eDeltas))
+            report(row("of TTFT: gateway to fleet", forwards))
+            report(row("of TTFT: fleet lateness + relay", relays))
             report(String(format: "process CPU over the run: %.1f s in %.0f s (%.2f of one core; the machine has %d)", cpu, wall, cpu / max(1, wall),
                           ProcessInfo.processInfo.activeProcessorCount))
         }

@@ -239,7 +239,7 @@ public struct Scenario: Sendable, Hashable, Codable {
     }
 
     /// The names of the built-in scenarios.
-    public static let builtInNames = ["steady", "surge", "kv-pressure", "memory-leak", "bad-deploy", "prompt-drift", "upstream-errors"]
+    public static let builtInNames = ["steady", "surge", "kv-pressure", "memory-leak", "bad-deploy", "prompt-drift", "upstream-errors", "p4de-incident"]
 
     /// Where the built-in scenario files are.
     public static var builtInDirectory: URL? { Bundle.module.url(forResource: "Scenarios", withExtension: nil) }
