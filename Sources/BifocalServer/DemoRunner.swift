@@ -70,7 +70,7 @@ public enum DemoRunner {
                 // The history is the calm before the script, which the live run then plays.
                 backfill.script = .startsAtEnd
                 _ = try await backfill.run(into: store, duration: options.history, end: Timestamp.now(),
-                                           seriesRawRetention: configuration.storage.seriesRawRetention)
+                                           seriesRawRetention: configuration.storage.seriesRawRetention, catchUp: true)
             }
             let app = buildApplication(configuration: configuration, store: store, logger: logger, onServerRunning: { bifocalPorts.continuation.yield($0) })
             tasks.addTask {

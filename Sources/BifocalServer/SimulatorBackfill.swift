@@ -56,9 +56,10 @@ public struct SimulatorBackfill: Sendable {
     }
 
     /// Plays `duration` microseconds ending at `end` into `store`; `seriesRawRetention` decides
-    /// where the 15-second scrapes start. Reports progress (0-1) after each simulated hour.
+    /// where the 15-second scrapes start. With `catchUp` (for `end` = now), it goes on playing
+    /// until its history reaches the wall clock, so the newest data is fresh when it returns. Reports progress (0-1) after each simulated hour.
     /// Returns (records, series points) stored.
-    public func run(into store: any Store, duration: Int64, end: Int64, seriesRawRetention: Int64,
+    public func run(into store: any Store, duration: Int64, end: Int64, seriesRawRetention: Int64, catchUp: Bool = false,
                     progress: (Double, Int, Int) -> Void = { _, _, _ in }) async throws -> (records: Int, points: Int) {
         let origin = end - duration
         var simulation = try FleetSimulation(scenario: scenario, origin: origin, speed: speed, seed: seed)
@@ -74,12 +75,20 @@ public struct SimulatorBackfill: Sendable {
         var scrapers: [String: TargetScraper] = [:]
         for target in scrapeTargets(interval: Int64(scrapeInterval * 1e6)) { scrapers[target.url] = TargetScraper(target: target) }
         let base = simulatorBaseURL.hasSuffix("/") ? String(simulatorBaseURL.dropLast()) : simulatorBaseURL
-        let total = Double(duration) / 1e6
+        var total = Double(duration) / 1e6
         let fineFrom = Double(duration - seriesRawRetention) / 1e6
         var recordsStored = 0
         var pointsStored = 0
         var t = 0.0
-        while t < total {
+        while true {
+            if t >= total {
+                // A history that should end now ends when it is written: playing it took time, so
+                // it plays on (a shorter stretch each round) until it has caught up with the clock.
+                guard catchUp else { break }
+                let lag = Double(Timestamp.now() - origin) / 1e6 - total
+                guard lag > 1 else { break }
+                total += lag
+            }
             let next = min(total, t + 3600)
             run.scrapeInterval = next > fineFrom ? scrapeInterval : 60
             var records: [InferenceRecord] = []
@@ -105,9 +114,9 @@ public struct SimulatorBackfill: Sendable {
                 position = upper
             }
             t = next
-            progress(t / total, recordsStored, pointsStored)
+            progress(min(1, t / total), recordsStored, pointsStored)
         }
-        _ = try await store.enforceRetention(now: end)
+        _ = try await store.enforceRetention(now: max(end, origin + Int64(total * 1e6)))
         return (recordsStored, pointsStored)
     }
 }

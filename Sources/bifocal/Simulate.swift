@@ -53,7 +53,7 @@ func backfillHistory(scenario: Scenario, seed: UInt64, speed: Double, duration: 
     let bar = ProgressBar(enabled: true)
     let clock = ContinuousClock()
     let started = clock.now
-    let result = try await backfill.run(into: store, duration: duration, end: Timestamp.now(), seriesRawRetention: storage.seriesRawRetention) { fraction, records, points in
+    let result = try await backfill.run(into: store, duration: duration, end: Timestamp.now(), seriesRawRetention: storage.seriesRawRetention, catchUp: true) { fraction, records, points in
         bar.update(fraction: fraction, note: "\(records) records, \(points) series points")
     }
     bar.finish()
