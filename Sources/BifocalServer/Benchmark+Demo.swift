@@ -53,6 +53,10 @@ extension Benchmark {
             var e2eDeltas: [Double] = []
             var forwards: [Double] = []
             var relays: [Double] = []
+            var parses: [Double] = []
+            var lateness: [Double] = []
+            var backs: [Double] = []
+            var handoffs: [Double] = []
             var unmatched = 0
             var cursor: String?
             repeat {
@@ -73,6 +77,17 @@ extension Benchmark {
                         let forward = Double(fleet.origin + Int64((truth.arrival * 1e6).rounded()) - start) / 1000
                         forwards.append(forward)
                         relays.append(measured - scheduled - forward)
+                        if let received = truth.received { parses.append((truth.arrival - received) * 1000) }
+                        if let token = truth.firstToken, let written = truth.firstTokenWritten {
+                            // Where the rest went: the fleet's driver waking after the first
+                            // token's instant, its hand-off to the stream's writer, and the way back.
+                            if let woke = truth.firstTokenWoke {
+                                lateness.append((woke - token) * 1000)
+                                handoffs.append((written - woke) * 1000)
+                            }
+                            let gatewayFirst = Double(start) / 1000 + measured
+                            backs.append(gatewayFirst - (Double(fleet.origin) / 1000 + written * 1000))
+                        }
                     }
                     if let e2e = record["e2e_ms"] as? Double, let truthE2E = truth.e2eMs { e2eDeltas.append(e2e - truthE2E) }
                 }
@@ -94,6 +109,10 @@ extension Benchmark {
             report(row("e2e", e2eDeltas))
             report(row("of TTFT: gateway to fleet", forwards))
             report(row("of TTFT: fleet lateness + relay", relays))
+            report(row("of gateway to fleet: the fleet's handler before submitting", parses))
+            report(row("of the rest: fleet's driver wakes late", lateness))
+            report(row("of the rest: driver to the stream's writer", handoffs))
+            report(row("of the rest: fleet's write to the gateway's read", backs))
             report(String(format: "process CPU over the run: %.1f s in %.0f s (%.2f of one core; the machine has %d)", cpu, wall, cpu / max(1, wall),
                           ProcessInfo.processInfo.activeProcessorCount))
         }

@@ -65,6 +65,15 @@ public struct SimulatedTruth: Sendable, Codable, Equatable {
     public var finishReason: String?
     /// How often the engine preempted it.
     public var preemptions: Int
+    /// When (engine seconds) the HTTP handler began on the request, before reading its body.
+    /// Kept for `bench demo`; not encoded.
+    public var received: Double?
+    /// When (engine seconds, off the clock) the driver actually woke to deliver the first token
+    /// scheduled for `firstToken`. Kept for `bench demo`; not encoded.
+    public var firstTokenWoke: Double?
+    /// When (engine seconds, off the clock) the HTTP stream handed the first content chunk to its
+    /// writer. Kept for `bench demo`; not encoded.
+    public var firstTokenWritten: Double?
     /// Scheduled time to first token, milliseconds.
     public var ttftMs: Double? { firstToken.map { ($0 - arrival) * 1000 } }
     /// Scheduled arrival to last token, milliseconds.
@@ -236,7 +245,7 @@ public final class LiveFleet: Sendable {
     /// picks the answer (`reference` says whether the text matched a known question, for the
     /// truth record), `traceID` is the incoming `traceparent`'s trace id.
     public func submit(server index: Int, question: Question, matched: Bool, promptTokens: Int, maxTokens: Int?,
-                       traceID: String?) -> LiveDecision {
+                       traceID: String?, received: Double? = nil) -> LiveDecision {
         state.withLock { state in
             let now = self.now
             let id = state.nextID
@@ -245,6 +254,7 @@ public final class LiveFleet: Sendable {
             var truth = SimulatedTruth(requestID: id, traceID: traceID, server: serverNames[index],
                                        question: matched ? question.prompt : nil, reference: matched ? question.reference : nil,
                                        fault: nil, version: version, status: 200, arrival: now, promptTokens: promptTokens)
+            truth.received = received
             let decision = state.simulation.decide(server: index, question: question, promptTokens: promptTokens,
                                                    maxTokens: maxTokens, at: now)
             switch decision {
@@ -364,13 +374,21 @@ public final class LiveFleet: Sendable {
                 if step.end > now {
                     do { try await Task.sleep(until: instant(at: step.end), clock: .continuous) } catch { return }
                 }
-                deliver(step)
+                deliver(step, woke: self.now)
             }
             if Task.isCancelled { return }
         }
     }
 
-    private func deliver(_ step: EngineStep) {
+    /// Notes that the HTTP stream of request `id` hands its first content chunk to its writer now.
+    public func noteFirstWrite(requestID id: UInt64) {
+        let now = self.now
+        state.withLock { state in
+            if state.truths[id] != nil, state.truths[id]?.firstTokenWritten == nil { state.truths[id]?.firstTokenWritten = now }
+        }
+    }
+
+    private func deliver(_ step: EngineStep, woke: Double) {
         state.withLock { state in
             for (id, count) in step.tokens {
                 guard var pending = state.pending[id] else { continue }
@@ -378,7 +396,10 @@ public final class LiveFleet: Sendable {
                 let pieces = Array(pending.pieces[pending.delivered..<upper])
                 pending.delivered = upper
                 state.pending[id] = pending
-                if state.truths[id]?.firstToken == nil { state.truths[id]?.firstToken = step.end }
+                if state.truths[id]?.firstToken == nil {
+                    state.truths[id]?.firstToken = step.end
+                    state.truths[id]?.firstTokenWoke = woke
+                }
                 state.truths[id]?.outputTokens = upper
                 if !pieces.isEmpty { pending.continuation.yield(.tokens(pieces, at: step.end)) }
             }

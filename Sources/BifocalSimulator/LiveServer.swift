@@ -272,6 +272,7 @@ struct LiveRoutes: Sendable {
 
     /// A chat completion for server `given`, or (nil) for the server the body's model names.
     func chat(_ request: Request, server given: Int?) async throws -> Response {
+        let received = fleet.now
         let bytes = try await request.body.collect(upTo: 64 << 20)
         let body: ChatBody
         do {
@@ -301,7 +302,7 @@ struct LiveRoutes: Sendable {
         let trace = Self.traceID(request.headers[Self.traceparent])
 
         switch fleet.submit(server: index, question: question, matched: matched != nil, promptTokens: promptTokens,
-                            maxTokens: maxTokens, traceID: trace) {
+                            maxTokens: maxTokens, traceID: trace, received: received) {
         case .failure(let id, let status, let message):
             var response = status >= 500
                 ? self.error(status, message, type: "server_error", code: "service_unavailable")
@@ -339,6 +340,7 @@ struct LiveRoutes: Sendable {
                     for piece in pieces {
                         text += head + #"{"index":0,"delta":{"content":"# + Self.quote(piece) + #"},"logprobs":null,"finish_reason":null}]"# + tail
                     }
+                    if sent == 0 { fleet.noteFirstWrite(requestID: id) }
                     sent += pieces.count
                     try await writer.write(ByteBuffer(string: text))
                 case .finished(let outcome):
