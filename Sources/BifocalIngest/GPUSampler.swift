@@ -318,10 +318,14 @@ private final class CommandRun: @unchecked Sendable {
             let outputData = stdout.fileHandleForReading.readDataToEndOfFile()
             done.wait()
             process.waitUntilExit()
-            state.withLock { state in
+            let killed = state.withLock { state -> Bool in
                 state.exited = true
                 if state.timedOut { hung.add(-1) }
+                return state.timedOut
             }
+            // The timeout's kill can make the process exit before the timer's own finish runs:
+            // a run the timeout killed is a timeout, whichever side gets here first.
+            if killed { finish(.timedOut); return }
             finish(.exited(status: process.terminationStatus,
                            output: String(decoding: outputData, as: UTF8.self),
                            error: String(decoding: errorData.value.withLock { $0 }, as: UTF8.self)))
