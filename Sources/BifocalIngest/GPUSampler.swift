@@ -294,7 +294,10 @@ private final class CommandRun: @unchecked Sendable {
             return
         }
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
+        // The timer gets a thread of its own too: a busy process can starve dispatch's global
+        // pool for seconds (a full test run delayed a 200 ms timeout by 16 s).
+        Thread.detachNewThread { [self] in
+            Thread.sleep(forTimeInterval: seconds)
             let stillRunning = state.withLock { state -> Bool in
                 guard !state.exited, state.continuation != nil else { return false }
                 state.timedOut = true

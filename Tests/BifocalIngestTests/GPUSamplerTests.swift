@@ -164,7 +164,7 @@ struct GPUSamplerTests {
 
     @Test func hangingNvidiaSMIIsKilledAtTheTimeout() async throws {
         let folder = try TemporaryDirectory()
-        let script = try fakeNvidiaSMI("exec sleep 30", in: folder)
+        let script = try fakeNvidiaSMI("exec sleep 300", in: folder)
         let sampler = GPUSampler(sink: CollectingSink(), timeout: .milliseconds(200), command: script)
         let started = ContinuousClock.now
         do {
@@ -173,7 +173,8 @@ struct GPUSamplerTests {
         } catch {
             guard case .timedOut = error else { Issue.record("unexpected \(error)"); return }
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // Killed, not waited for: far sooner than the fake's 300 s (not a speed check).
+        #expect(ContinuousClock.now - started < .seconds(120))
     }
 
     @Test func unreadableOutputIsLoggedOnceAndSamplingGoesOn() async throws {
