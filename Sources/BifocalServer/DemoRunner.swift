@@ -56,9 +56,19 @@ public enum DemoRunner {
         let bifocalPorts = AsyncStream<Int>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             // The fleet first: Bifocal's gateway and scrapers need its address.
-            tasks.addTask { try await runUntilCancelled(simulator, logger: logger, handleSignals: false) }
+            tasks.addTask {
+                // A server that cannot start (its port taken) ends the port stream, so the wait
+                // below ends and the error comes out of the group instead of a silent hang.
+                defer { simulatorPorts.continuation.finish() }
+                try await runUntilCancelled(simulator, logger: logger, handleSignals: false)
+            }
             var simulatorIterator = simulatorPorts.stream.makeAsyncIterator()
-            guard let simulatorPort = await simulatorIterator.next() else { return }
+            guard let simulatorPort = await simulatorIterator.next() else {
+                do { try await tasks.next() } catch {
+                    throw DemoError(message: "the simulated fleet could not listen on 127.0.0.1:\(options.simulatorPort): \(error)")
+                }
+                throw DemoError(message: "the simulated fleet did not start on 127.0.0.1:\(options.simulatorPort)")
+            }
             let simulatorURL = "http://127.0.0.1:\(simulatorPort)"
 
             let configuration = DemoSetup.configuration(scenario: options.scenario, simulatorBaseURL: simulatorURL, port: options.port,
@@ -74,11 +84,17 @@ public enum DemoRunner {
             }
             let app = buildApplication(configuration: configuration, store: store, logger: logger, onServerRunning: { bifocalPorts.continuation.yield($0) })
             tasks.addTask {
+                defer { bifocalPorts.continuation.finish() }
                 try await runUntilCancelled(app, logger: logger, handleSignals: handleSignals)
                 try await store.close()
             }
             var bifocalIterator = bifocalPorts.stream.makeAsyncIterator()
-            guard let bifocalPort = await bifocalIterator.next() else { return }
+            guard let bifocalPort = await bifocalIterator.next() else {
+                do { try await tasks.next() } catch {
+                    throw DemoError(message: "Bifocal could not listen on 127.0.0.1:\(options.port): \(error)")
+                }
+                throw DemoError(message: "Bifocal's server did not start on 127.0.0.1:\(options.port)")
+            }
             let bifocalURL = "http://127.0.0.1:\(bifocalPort)"
             let traffic = TrafficClient(fleet: fleet, baseURL: "\(bifocalURL)/v1", tenantHeader: configuration.gateway.tenantHeader, logger: logger)
             tasks.addTask { await traffic.run() }
@@ -104,4 +120,12 @@ public enum DemoRunner {
             Task { await group.triggerGracefulShutdown() }
         }
     }
+}
+
+/// Why the demo could not run.
+public struct DemoError: Error, CustomStringConvertible {
+    /// What went wrong.
+    public var message: String
+    /// The message.
+    public var description: String { message }
 }
