@@ -83,4 +83,34 @@ import Testing
         }
         _ = folder
     }
+
+    /// A listening socket on a free loopback port, held until `close`.
+    func occupiedPort() throws -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        #expect(bound == 0)
+        #expect(listen(fd, 1) == 0)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    @Test func aTakenPortIsAnErrorNamingItNotAHang() async throws {
+        let folder = try TemporaryDirectory()
+        let (fd, port) = try occupiedPort()
+        defer { close(fd) }
+        var options = DemoOptions(scenario: try Scenario.builtIn("steady"), dataDirectory: folder.path)
+        options.port = 0
+        options.simulatorPort = port
+        do {
+            try await DemoRunner.run(options, logger: Logger(label: "demo-test"), handleSignals: false)
+            Issue.record("the demo ran on a taken port")
+        } catch let error as DemoError {
+            #expect(error.description.contains("127.0.0.1:\(port)"))
+        }
+    }
 }
