@@ -108,9 +108,14 @@ public enum DemoRunner {
     /// Runs one service in its own group: on a signal (when handled) or cancellation it shuts
     /// down gracefully.
     static func runUntilCancelled(_ service: some Service, logger: Logger, handleSignals: Bool) async throws {
-        let group = ServiceGroup(configuration: .init(services: [.init(service: service)],
+        var configuration = ServiceGroupConfiguration(services: [.init(service: service)],
                                                       gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
-                                                      logger: logger))
+                                                      logger: logger)
+        // A busy fleet can have hundreds of streams queued behind a surge, each minutes from its
+        // end: Ctrl-C waits this long for them, then cancels them (their records say cancelled,
+        // and the record queue still flushes; see RecordQueue).
+        configuration.maximumGracefulShutdownDuration = .seconds(5)
+        let group = ServiceGroup(configuration: configuration)
         // The group runs in a task of its own so that cancelling the demo shuts it down
         // gracefully (streams drain, records are flushed) instead of cancelling it mid-write.
         let running = Task { try await group.run() }
