@@ -1,6 +1,8 @@
 import ArgumentParser
 import BifocalServer
 import Foundation
+import NIOCore
+import NIOPosix
 
 /// `bifocal bench`.
 struct Bench: AsyncParsableCommand {
@@ -67,6 +69,8 @@ struct Bench: AsyncParsableCommand {
     var demoMinutes: Double = 10
     @Option(name: .long, help: "Speed of the demo run's scenario script.")
     var demoSpeed: Double = 10
+    @Flag(name: .long, help: "Run the demo run's tasks on NIO's event loops (NIO's global-executor hook).")
+    var demoNioExecutor = false
     @Option(name: .long, help: "Days of history for the backfill run (not part of all).")
     var backfillDays: Double = 7
     @Option(name: .long, help: "Load multiplier for the backfill run.")
@@ -128,6 +132,9 @@ struct Bench: AsyncParsableCommand {
             cleanup(path)
         }
         if what == "demo" {
+            if demoNioExecutor {
+                say("tasks run on NIO's event loops: \(NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor())")
+            }
             let path = try folder("demo")
             try await Benchmark.demo(scenario: demoScenario, minutes: demoMinutes, speed: demoSpeed, directory: path, report: report)
             cleanup(path)
