@@ -143,8 +143,12 @@ extension SQLiteStore {
                 var conditions = bounds.map { $0.replacingOccurrences(of: "start", with: "\(alias).start").replacingOccurrences(of: "\(key) <", with: "\(alias).\(key) <") }
                 var values = args
                 if let b = boundary {
+                    // The plain `start >= ?` is what bounds the index scan: SQLite cannot take a
+                    // range from the OR alone, and a filter matching fewer rows than the page
+                    // then scanned the whole time range (a 30-day text search: ~110 ms, not ~20).
+                    conditions.append("\(alias).start >= ?")
                     conditions.append("(\(alias).start > ? OR (\(alias).start = ? AND \(alias).\(key) > ?))")
-                    values += [b.start, b.start, b.sequence]
+                    values += [b.start, b.start, b.start, b.sequence]
                 }
                 for (column, value) in [("endpoint", filter.endpoint), ("model", filter.model), ("component", filter.component),
                                         ("variant", filter.variant), ("tenant", filter.tenant)] {
