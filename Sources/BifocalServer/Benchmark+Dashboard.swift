@@ -18,7 +18,7 @@ extension Benchmark {
         var scenario = try Scenario.builtIn("p4de-incident")
         // Scaled so the history holds about `total` records (the daily curve averages to 1).
         let load = Double(total) / (Double(days) * 86_400 * scenario.fleet.servers.reduce(0) { $0 + $1.requestsPerSecond })
-        for index in scenario.fleet.servers.indices { scenario.fleet.servers[index].requestsPerSecond *= load }
+        scenario.fleet = scenario.fleet.scaled(load: load)
         var configuration = BifocalConfiguration()
         configuration.port = 0
         configuration.storage.directory = directory

@@ -122,7 +122,7 @@ extension Benchmark {
     public static func backfill(scenario name: String, days: Double, load: Double, directory: String,
                                 report: @escaping @Sendable (String) -> Void) async throws {
         var scenario = try Scenario.named(name)
-        for index in scenario.fleet.servers.indices { scenario.fleet.servers[index].requestsPerSecond *= load }
+        scenario.fleet = scenario.fleet.scaled(load: load)
         var storage = StoreConfiguration(directory: directory)
         let duration = Int64(days * Double(Timestamp.microsPerDay))
         storage.endpoints = EndpointCatalog([scenario.fleet.endpointSpec])

@@ -1,4 +1,4 @@
-public import BifocalCore
+import BifocalCore
 public import BifocalIngest
 public import BifocalSimulator
 public import BifocalStore
@@ -49,10 +49,10 @@ public struct SimulatorBackfill: Sendable {
     public func scrapeTargets(interval: Int64) -> [ScrapeTarget] {
         let base = simulatorBaseURL.hasSuffix("/") ? String(simulatorBaseURL.dropLast()) : simulatorBaseURL
         let fleet = scenario.fleet
-        return (try? FleetSimulation(scenario: scenario, origin: 0))?.targets.map {
+        return fleet.targets.map {
             ScrapeTarget(url: base + $0.path, job: $0.job, interval: interval, timeout: min(interval, 10 * Timestamp.microsPerSecond),
                          endpoint: fleet.endpoint, model: $0.model, instance: fleet.instance)
-        } ?? []
+        }
     }
 
     /// Plays `duration` microseconds ending at `end` into `store`; `seriesRawRetention` decides

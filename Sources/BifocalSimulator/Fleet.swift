@@ -196,20 +196,7 @@ public struct FleetSimulation: Sendable {
     public func version(server index: Int, at t: Double) -> String { effects(server: index, at: t).version }
 
     /// The scrape targets the fleet serves.
-    public var targets: [SimulatedTarget] {
-        var targets: [SimulatedTarget] = []
-        for server in fleet.servers {
-            targets.append(SimulatedTarget(path: "/servers/\(server.name)/metrics", job: "vllm", model: server.name))
-            targets.append(SimulatedTarget(path: "/dcgm/\(server.name)/metrics", job: "dcgm", model: server.name))
-        }
-        if !unassignedGPUs.isEmpty { targets.append(SimulatedTarget(path: "/dcgm/unassigned/metrics", job: "dcgm", model: nil)) }
-        return targets
-    }
-
-    var unassignedGPUs: [Int] {
-        let taken = Set(fleet.servers.flatMap(\.gpus))
-        return (0..<fleet.gpuCount).filter { !taken.contains($0) }
-    }
+    public var targets: [SimulatedTarget] { fleet.targets }
 
     /// Moves the GPU memory leaks forward to `t`.
     public mutating func updateLeaks(to t: Double) {
@@ -239,7 +226,7 @@ public struct FleetSimulation: Sendable {
             index = found
             gpus = fleet.servers[found].gpus
         } else {
-            gpus = unassignedGPUs
+            gpus = fleet.unassignedGPUs
         }
         var utilization = 0.0
         if let index {
@@ -281,6 +268,31 @@ func pick(_ weights: [String: Double], _ random: inout SplitMix64) -> String? {
 }
 
 extension FleetSpec {
+    /// The scrape targets this fleet serves: each model server's vLLM metrics and DCGM view of
+    /// its GPUs, and the GPUs no server uses.
+    public var targets: [SimulatedTarget] {
+        var targets: [SimulatedTarget] = []
+        for server in servers {
+            targets.append(SimulatedTarget(path: "/servers/\(server.name)/metrics", job: "vllm", model: server.name))
+            targets.append(SimulatedTarget(path: "/dcgm/\(server.name)/metrics", job: "dcgm", model: server.name))
+        }
+        if !unassignedGPUs.isEmpty { targets.append(SimulatedTarget(path: "/dcgm/unassigned/metrics", job: "dcgm", model: nil)) }
+        return targets
+    }
+
+    /// GPUs of the instance no model server runs on.
+    var unassignedGPUs: [Int] {
+        let taken = Set(servers.flatMap(\.gpus))
+        return (0..<gpuCount).filter { !taken.contains($0) }
+    }
+
+    /// The same fleet with every model server's request rate multiplied by `load`.
+    public func scaled(load: Double) -> FleetSpec {
+        var scaled = self
+        for index in scaled.servers.indices { scaled.servers[index].requestsPerSecond *= load }
+        return scaled
+    }
+
     /// The endpoint as Bifocal's configuration describes it: price, GPUs, and each model
     /// server's GPUs reserved (for `cost.*` and `gpus.used`).
     public var endpointSpec: EndpointSpec {

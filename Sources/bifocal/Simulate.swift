@@ -32,7 +32,7 @@ struct ScenarioOptions: ParsableArguments {
         do { loaded = try Scenario.named(scenario) } catch let error as SimulatorError {
             throw ValidationError(error.description)
         }
-        for index in loaded.fleet.servers.indices { loaded.fleet.servers[index].requestsPerSecond *= load }
+        loaded.fleet = loaded.fleet.scaled(load: load)
         return loaded
     }
 }

@@ -23,7 +23,7 @@ import Testing
     @Test func aShortScenarioRunsThroughTheGatewayIntoTheStore() async throws {
         let folder = try TemporaryDirectory()
         var scenario = try Scenario.builtIn("steady")
-        for index in scenario.fleet.servers.indices { scenario.fleet.servers[index].requestsPerSecond *= 3 }
+        scenario.fleet = scenario.fleet.scaled(load: 3)
         var options = DemoOptions(scenario: scenario, dataDirectory: folder.path)
         options.port = 0
         options.simulatorPort = 0
