@@ -75,6 +75,8 @@ struct Bench: AsyncParsableCommand {
     var backfillDays: Double = 7
     @Option(name: .long, help: "Load multiplier for the backfill run.")
     var backfillLoad: Double = 1
+    @Option(name: .long, help: "End of the backfill run's history, seconds since the epoch (default: now); a fixed end writes the same records run after run.")
+    var backfillEnd: Double?
 
     @Option(name: .long, help: "Data folder (default: a temporary folder, removed afterwards).")
     var data: String?
@@ -141,7 +143,8 @@ struct Bench: AsyncParsableCommand {
         }
         if what == "backfill" {
             let path = try folder("backfill")
-            try await Benchmark.backfill(scenario: demoScenario, days: backfillDays, load: backfillLoad, directory: path, report: report)
+            try await Benchmark.backfill(scenario: demoScenario, days: backfillDays, load: backfillLoad,
+                                         end: backfillEnd.map { Int64($0 * 1e6) }, directory: path, report: report)
             cleanup(path)
         }
         if what == "query" || what == "all" {
