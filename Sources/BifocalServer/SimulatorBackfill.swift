@@ -80,43 +80,95 @@ public struct SimulatorBackfill: Sendable {
         var recordsStored = 0
         var pointsStored = 0
         var t = 0.0
-        while true {
-            if t >= total {
-                // A history that should end now ends when it is written: playing it took time, so
-                // it plays on (a shorter stretch each round) until it has caught up with the clock.
-                guard catchUp else { break }
-                let lag = Double(Timestamp.now() - origin) / 1e6 - total
-                guard lag > 1 else { break }
-                total += lag
+        // Two stages over the cores: while one hour is scraped and stored (the store's writer on
+        // its own queue), the next one is simulated. Hours are stored one after the other, in order.
+        var storing: (task: Task<Stored, any Error>, end: Double)?
+        func finishStoring() async throws {
+            guard let (task, end) = storing else { return }
+            storing = nil
+            let stored = try await task.value
+            recordsStored += stored.records
+            pointsStored += stored.points
+            scrapers = stored.scrapers
+            progress(min(1, end / total), recordsStored, pointsStored)
+        }
+        do {
+            while true {
+                if t >= total {
+                    // A history that should end now ends when it is written: playing it took time, so
+                    // it plays on (a shorter stretch each round) until it has caught up with the clock.
+                    guard catchUp else { break }
+                    let lag = Double(Timestamp.now() - origin) / 1e6 - total
+                    guard lag > 1 else { break }
+                    total += lag
+                }
+                let next = min(total, t + 3600)
+                run.scrapeInterval = next > fineFrom ? scrapeInterval : 60
+                var records: [InferenceRecord] = []
+                var scrapes: [SimulatedScrape] = []
+                run.run(until: next, record: { records.append($0) }, scrape: { scrapes.append($0) })
+                try await finishStoring()
+                let hour = Hour(records: records, scrapes: scrapes, scrapers: scrapers, base: base)
+                storing = (Task { try await hour.store(into: store) }, next)
+                t = next
             }
-            let next = min(total, t + 3600)
-            run.scrapeInterval = next > fineFrom ? scrapeInterval : 60
-            var records: [InferenceRecord] = []
+            try await finishStoring()
+        } catch {
+            // Let a store still writing finish before the error goes up (its scrapers are lost).
+            if let (task, _) = storing { _ = try? await task.value }
+            throw error
+        }
+        _ = try await store.enforceRetention(now: max(end, origin + Int64(total * 1e6)))
+        return (recordsStored, pointsStored)
+    }
+
+    /// What storing one hour wrote, and the scrapers' state after its scrapes.
+    struct Stored: Sendable {
+        var records: Int
+        var points: Int
+        var scrapers: [String: TargetScraper]
+    }
+
+    /// One simulated hour on its way into the store.
+    struct Hour: Sendable {
+        var records: [InferenceRecord]
+        var scrapes: [SimulatedScrape]
+        var scrapers: [String: TargetScraper]
+        var base: String
+
+        /// Stores the records (in a child task) while the scrapes go through the scrapers, then
+        /// stores their series.
+        func store(into store: any Store) async throws -> Stored {
+            async let recordsStored = Self.insert(records, into: store)
+            var scrapers = scrapers
             var samples: [SeriesSample] = []
-            run.run(until: next, record: { records.append($0) }, scrape: { scrape in
+            for scrape in scrapes {
                 let url = base + scrape.target.path
-                guard var scraper = scrapers[url] else { return }
+                guard var scraper = scrapers[url] else { continue }
                 var text = scrape.text
                 let result = text.withUTF8 { scraper.process(UnsafeRawBufferPointer($0), contentType: "text/plain; version=0.0.4", at: scrape.time, duration: 2_000) }
                 scrapers[url] = scraper
                 samples += result.samples
-            })
+            }
+            var points = 0
+            var position = 0
+            while position < samples.count {
+                let upper = min(position + 50_000, samples.count)
+                points += try await store.insertSeries(Array(samples[position..<upper]))
+                position = upper
+            }
+            return Stored(records: try await recordsStored, points: points, scrapers: scrapers)
+        }
+
+        static func insert(_ records: [InferenceRecord], into store: any Store) async throws -> Int {
+            var stored = 0
             var position = 0
             while position < records.count {
                 let upper = min(position + 5000, records.count)
-                recordsStored += try await store.insert(Array(records[position..<upper])).accepted
+                stored += try await store.insert(Array(records[position..<upper])).accepted
                 position = upper
             }
-            position = 0
-            while position < samples.count {
-                let upper = min(position + 50_000, samples.count)
-                pointsStored += try await store.insertSeries(Array(samples[position..<upper]))
-                position = upper
-            }
-            t = next
-            progress(min(1, t / total), recordsStored, pointsStored)
+            return stored
         }
-        _ = try await store.enforceRetention(now: max(end, origin + Int64(total * 1e6)))
-        return (recordsStored, pointsStored)
     }
 }
