@@ -120,10 +120,13 @@ public struct EngineModel: Sendable {
 
     /// Engine time now, seconds.
     public private(set) var now: Double = 0
-    private var sequences: [UInt64: Sequence] = [:]
-    private var waiting: [UInt64] = []
+    /// The requests in the engine, each in a slot that `waiting` and `running` refer to (slots of
+    /// finished requests are reused): no hashing, and each one is updated in place.
+    private var slots: [Sequence] = []
+    private var freeSlots: [Int] = []
+    private var waiting: [Int] = []
     private var waitingHead = 0
-    private var running: [UInt64] = []
+    private var running: [Int] = []
     private var usedBlocks = 0
 
     /// Seconds spent running iterations since the start.
@@ -202,8 +205,15 @@ public struct EngineModel: Sendable {
         if isIdle { now = max(now, arrival) }
         var sequence = Sequence(id: id, arrival: arrival, prompt: max(1, promptTokens), target: max(1, outputTokens), finishReason: finishReason)
         if keepGaps { sequence.gaps = [] }
-        sequences[id] = sequence
-        waiting.append(id)
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+            slots[slot] = sequence
+        } else {
+            slot = slots.count
+            slots.append(sequence)
+        }
+        waiting.append(slot)
         promptTokensTotal += Double(sequence.prompt)
     }
 
@@ -214,15 +224,24 @@ public struct EngineModel: Sendable {
 
     /// Takes a request out (its client left): its blocks are freed and it finishes as `abort`.
     public mutating func cancel(id: UInt64) -> EngineOutcome? {
-        guard var sequence = sequences.removeValue(forKey: id) else { return nil }
-        if let index = running.firstIndex(of: id) {
-            running.remove(at: index)
-            usedBlocks -= sequence.blocks
-        } else if let index = waiting[waitingHead...].firstIndex(of: id) {
-            waiting.remove(at: index)
+        let slot: Int
+        if let index = running.firstIndex(where: { slots[$0].id == id }) {
+            slot = running.remove(at: index)
+            usedBlocks -= slots[slot].blocks
+        } else if let index = waiting[waitingHead...].firstIndex(where: { slots[$0].id == id }) {
+            slot = waiting.remove(at: index)
+        } else {
+            return nil
         }
+        var sequence = release(slot)
         sequence.finishReason = "abort"
         return finish(sequence, at: now)
+    }
+
+    /// Frees a request's slot, returning the request.
+    private mutating func release(_ slot: Int) -> Sequence {
+        freeSlots.append(slot)
+        return slots[slot]
     }
 
     private func blocks(for tokens: Int) -> Int { (tokens + blockSize - 1) / blockSize }
@@ -238,11 +257,9 @@ public struct EngineModel: Sendable {
             let need = newBlocks(after: 1)
             if need <= totalBlocks - usedBlocks { break }
             let victim = running.removeLast()
-            var sequence = sequences[victim]!
-            usedBlocks -= sequence.blocks
-            sequence.blocks = 0
-            sequence.preemptions += 1
-            sequences[victim] = sequence
+            usedBlocks -= slots[victim].blocks
+            slots[victim].blocks = 0
+            slots[victim].preemptions += 1
             preemptionsTotal += 1
             waitingHead -= 1
             if waitingHead < 0 { waiting.insert(victim, at: 0); waitingHead = 0 } else { waiting[waitingHead] = victim }
@@ -250,20 +267,19 @@ public struct EngineModel: Sendable {
         }
         // Then waiting requests, first come first served, while the batch, the step's prefill
         // budget and the cache allow (a preempted request re-prefills its prompt and its tokens).
-        var admitted: [UInt64] = []
+        var admitted: [Int] = []
         var prefill = 0
         while !preempted, waitingHead < waiting.count, running.count + admitted.count < maxNumSeqs {
-            let id = waiting[waitingHead]
-            let sequence = sequences[id]!
-            let tokens = sequence.context
+            let slot = waiting[waitingHead]
+            let tokens = slots[slot].context
             let need = blocks(for: tokens + 1)
             if need > totalBlocks - usedBlocks { break }
             if prefill > 0, prefill + tokens > maxBatchedTokens { break }
             usedBlocks += need
-            sequences[id]!.blocks = need
-            if sequences[id]!.scheduled == nil { sequences[id]!.scheduled = max(now, sequence.arrival) }
+            slots[slot].blocks = need
+            if slots[slot].scheduled == nil { slots[slot].scheduled = max(now, slots[slot].arrival) }
             prefill += tokens
-            admitted.append(id)
+            admitted.append(slot)
             waitingHead += 1
         }
         if waitingHead > 1024, waitingHead * 2 > waiting.count {
@@ -273,15 +289,12 @@ public struct EngineModel: Sendable {
         if running.isEmpty && admitted.isEmpty {
             // Nothing fits even an empty cache: cannot happen for requests `rejection` accepted;
             // drop the head rather than spin.
-            let id = waiting[waitingHead]
+            let slot = waiting[waitingHead]
             waitingHead += 1
-            if let sequence = sequences.removeValue(forKey: id) {
-                let outcome = finish(sequence, at: now)
-                return EngineStep(start: now, end: now, iterations: 0, iterationTime: 0, tokens: [], finished: [outcome])
-            }
-            return nil
+            let outcome = finish(release(slot), at: now)
+            return EngineStep(start: now, end: now, iterations: 0, iterationTime: 0, tokens: [], finished: [outcome])
         }
-        let contextTokens = running.reduce(0) { $0 + sequences[$1]!.context }
+        let contextTokens = running.reduce(0) { $0 + slots[$1].context }
         let dt = iterationTime(decoding: running.count, contextTokens: contextTokens, prefilling: prefill)
 
         // Without admissions, iterations repeat alike until a request finishes, the cache fills,
@@ -290,7 +303,7 @@ public struct EngineModel: Sendable {
         if admitted.isEmpty {
             var limit = min(maxIterations, 32)
             if horizon <= now { limit = 1 } else if horizon.isFinite { limit = min(limit, max(1, Int(min(1e9, ((horizon - now) / dt).rounded(.up))))) }
-            for id in running { limit = min(limit, sequences[id]!.target - sequences[id]!.generated) }
+            for slot in running { limit = min(limit, slots[slot].target - slots[slot].generated) }
             k = max(1, limit)
             while k > 1, newBlocks(after: k) > totalBlocks - usedBlocks { k /= 2 }
         }
@@ -299,36 +312,34 @@ public struct EngineModel: Sendable {
         var tokens: [(id: UInt64, count: Int)] = []
         tokens.reserveCapacity(running.count + admitted.count)
         var finished: [EngineOutcome] = []
-        var stillRunning: [UInt64] = []
+        var stillRunning: [Int] = []
         stillRunning.reserveCapacity(running.count + admitted.count)
-        let newlyAdmitted = Set(admitted)
-        for id in running + admitted {
-            var sequence = sequences[id]!
-            let count = newlyAdmitted.contains(id) ? 1 : k
+        // Running requests get k tokens, the ones admitted now their first.
+        for (position, slot) in (running + admitted).enumerated() {
+            let count = position >= running.count ? 1 : k
             // The first of these tokens ends a gap of its own (a first token, or a stall after a
             // preemption); the rest come one iteration apart.
             let first = start + dt
-            if sequence.firstToken == nil {
-                sequence.firstToken = first
-                ttft.observe(first - sequence.arrival)
+            if slots[slot].firstToken == nil {
+                slots[slot].firstToken = first
+                ttft.observe(first - slots[slot].arrival)
             } else {
-                record(gap: first - sequence.lastToken, times: 1, in: &sequence)
+                Self.record(gap: first - slots[slot].lastToken, times: 1, in: &slots[slot], histogram: &itl)
             }
-            if count > 1 { record(gap: dt, times: count - 1, in: &sequence) }
-            sequence.lastToken = start + Double(count) * dt
-            sequence.generated += count
-            let newTotal = blocks(for: sequence.context)
-            if newTotal > sequence.blocks { usedBlocks += newTotal - sequence.blocks; sequence.blocks = newTotal }
+            if count > 1 { Self.record(gap: dt, times: count - 1, in: &slots[slot], histogram: &itl) }
+            slots[slot].lastToken = start + Double(count) * dt
+            slots[slot].generated += count
+            let newTotal = blocks(for: slots[slot].context)
+            if newTotal > slots[slot].blocks { usedBlocks += newTotal - slots[slot].blocks; slots[slot].blocks = newTotal }
             generationTokensTotal += Double(count)
-            tokens.append((id, count))
-            if sequence.generated >= sequence.target {
-                usedBlocks -= sequence.blocks
-                sequence.blocks = 0
-                sequences[id] = nil
+            tokens.append((slots[slot].id, count))
+            if slots[slot].generated >= slots[slot].target {
+                usedBlocks -= slots[slot].blocks
+                slots[slot].blocks = 0
+                let sequence = release(slot)
                 finished.append(finish(sequence, at: sequence.lastToken))
             } else {
-                sequences[id] = sequence
-                stillRunning.append(id)
+                stillRunning.append(slot)
             }
         }
         running = stillRunning
@@ -339,19 +350,16 @@ public struct EngineModel: Sendable {
         return EngineStep(start: start, end: end, iterations: k, iterationTime: dt, tokens: tokens, finished: finished)
     }
 
-    private mutating func record(gap: Double, times: Int, in sequence: inout Sequence) {
+    private static func record(gap: Double, times: Int, in sequence: inout Sequence, histogram: inout BucketHistogram) {
         sequence.gapSum += gap * Double(times)
         sequence.gapMax = max(sequence.gapMax, gap)
         if sequence.gaps != nil { sequence.gaps!.append(contentsOf: repeatElement(gap, count: times)) }
-        itl.observe(gap, times: times)
+        histogram.observe(gap, times: times)
     }
 
     /// Blocks the running requests would add over `k` more tokens each.
     private func newBlocks(after k: Int) -> Int {
-        running.reduce(0) { total, id in
-            let s = sequences[id]!
-            return total + blocks(for: s.context + k) - s.blocks
-        }
+        running.reduce(0) { total, slot in total + blocks(for: slots[slot].context + k) - slots[slot].blocks }
     }
 
     private mutating func finish(_ sequence: Sequence, at time: Double) -> EngineOutcome {
