@@ -30,13 +30,29 @@ public enum AnswerFault: String, Sendable, Hashable, CaseIterable, Codable {
 /// The answer a simulated model streams: its pieces (one token each) and why it stops.
 public struct SimulatedAnswer: Sendable {
     /// The text in token-sized pieces; concatenated they are the answer.
-    public var pieces: [String]
+    public var pieces: [String] { didSet { whole = nil } }
     /// `stop`, or `length` when cut off.
     public var finishReason: String
     /// The fault that spoiled it, if any.
     public var fault: AnswerFault?
     /// The whole text.
-    public var text: String { pieces.joined() }
+    public var text: String { whole ?? pieces.joined() }
+    /// The whole text when it was built from whole sentences (joining hundreds of pieces costs
+    /// more than the rest of a simulated request); nil once `pieces` changes.
+    private var whole: String?
+
+    /// An answer of these pieces.
+    public init(pieces: [String], finishReason: String, fault: AnswerFault?) {
+        self.pieces = pieces
+        self.finishReason = finishReason
+        self.fault = fault
+    }
+
+    /// An answer of these pieces whose concatenation is `text`.
+    init(pieces: [String], text: String, finishReason: String, fault: AnswerFault?) {
+        self.init(pieces: pieces, finishReason: finishReason, fault: fault)
+        self.whole = text
+    }
 }
 
 /// The built-in question set: a few topics, each with questions whose correct answers are known,
@@ -136,23 +152,34 @@ public enum QuestionSet {
             let others = all.filter { $0 != question }
             base = others[Int(rng.next() % UInt64(others.count))].reference
         case .madeUp?: base = madeUp
-        case .refused?: return SimulatedAnswer(pieces: pieces(of: refusal), finishReason: "stop", fault: .refused)
-        case .toxic?: return SimulatedAnswer(pieces: pieces(of: insult), finishReason: "stop", fault: .toxic)
+        case .refused?: return SimulatedAnswer(pieces: pieces(of: refusal), text: refusal, finishReason: "stop", fault: .refused)
+        case .toxic?: return SimulatedAnswer(pieces: pieces(of: insult), text: insult, finishReason: "stop", fault: .toxic)
         case .pii?: break
         case .truncated?, nil: break
         }
-        var result = pieces(of: base)
-        if fault == .pii { result = pieces(of: question.reference) + pieces(of: contact) }
         if fault == .truncated {
+            let result = pieces(of: base)
             return SimulatedAnswer(pieces: Array(result.prefix(max(1, result.count / 2))), finishReason: "length", fault: .truncated)
+        }
+        // The base text, then elaborations until the answer is long enough; the text is built
+        // from the same whole sentences as the pieces.
+        var result = pieces(of: base)
+        var text = base
+        if fault == .pii {
+            result += pieces(of: contact)
+            text += contact
         }
         var next = Int(rng.next() % UInt64(elaborations.count))
         while result.count < length {
-            result += pieces(of: elaborations[next % elaborations.count])
+            let index = next % elaborations.count
+            result += elaborationPieces[index]
+            text += elaborations[index]
             next += 1
         }
-        return SimulatedAnswer(pieces: result, finishReason: "stop", fault: fault)
+        return SimulatedAnswer(pieces: result, text: text, finishReason: "stop", fault: fault)
     }
+
+    static let elaborationPieces: [[String]] = elaborations.map { splitPieces($0) }
 
     /// Filler that brings a prompt to about `tokens` tokens: a document the question is about.
     public static func context(tokens: Int) -> String {
