@@ -56,7 +56,7 @@ extension Benchmark {
             guard let port = await iterator.next() else { return }
             let client = RemoteClient(baseURL: "http://127.0.0.1:\(port)", token: nil)
             let someID = try await {
-                let data = try await client.get(path: "/api/v1/records", parameters: [("since", "1h"), ("q", "refund"), ("limit", "1")])
+                let data = try await client.get(path: "/api/v1/records", parameters: [("since", "\(days)d"), ("limit", "1")])
                 let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
                 return ((object?["records"] as? [[String: Any]])?.first?["ref"] as? String) ?? "missing"
             }()

@@ -205,7 +205,11 @@ enum DashboardPages {
             body += "<div class=\"banner info\" role=\"note\">\(escape(DashboardData.recordHint))</div>"
         }
         if page.records.isEmpty {
-            body += "<p class=\"banner info\" id=\"no-match\">No request in this range matches these filters\(page.scanBudgetReached ? " among the most recent \(SQLiteStore.scanBudget(for: filters.filter(view, settings: settings))) looked at" : ""). Widen the time range or clear a filter.</p>"
+            if page.scanBudgetReached, let next = page.next {
+                body += "<p class=\"banner info\" id=\"no-match\">No request matches these filters among those searched so far (back to \(time(next.start)) UTC). “Older →” searches further back.</p>"
+            } else {
+                body += "<p class=\"banner info\" id=\"no-match\">No request in this range matches these filters. Widen the time range or clear a filter.</p>"
+            }
         } else {
             body += """
                 <div class="table-wrap"><table class="list" id="request-list"><caption class="muted" style="text-align:left;padding:6px 8px">Newest first; times in UTC. Select a request to see its timeline.</caption>
@@ -228,7 +232,7 @@ enum DashboardPages {
         }
         if let next = page.next {
             body += "<a id=\"older\" href=\"/ui/requests\(escape(query(keep + [("cursor", next.token)])))\">Older →</a>"
-            if page.scanBudgetReached { body += "<span class=\"muted\">(searched the most recent \(SQLiteStore.scanBudget(for: filters.filter(view, settings: settings))) requests of the range; older ones may match)</span>" }
+            if page.scanBudgetReached { body += "<span class=\"muted\">(searched back to \(time(next.start)) UTC; older requests may match)</span>" }
         }
         body += "</nav>"
         return layout(page: "requests", title: "Requests", view: view, controls: controls, content: body)

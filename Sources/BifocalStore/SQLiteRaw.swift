@@ -150,3 +150,11 @@ struct RawStatement {
     }
 }
 
+
+extension SQLiteStore {
+    /// How many virtual-machine steps `statement` has taken since it was prepared (tests use it
+    /// to check that a statement reads an index range rather than a whole table).
+    static func virtualMachineSteps(_ statement: Statement) -> Int32 {
+        sqlite3_stmt_status(statement.sqliteStatement, SQLITE_STMTSTATUS_VM_STEP, 0)
+    }
+}

@@ -104,10 +104,20 @@ extension SQLiteStore {
     /// The budget when searching captured texts: texts looked at (each costs more to read than
     /// a record's columns), among the records that kept theirs.
     public static let textScanBudget = 20_000
+    /// How long a page looks before it answers with what it found: the listing reads in steps
+    /// (`scanStep`) and stops after the step that passes this, its cursor going on from there.
+    /// Reading captured texts is bound by the disk and the page cache (20,000 texts are about
+    /// 25 MB), so on a cold or busy machine the time, not the count, is what keeps a page fast.
+    public static let listingTimeBudget: Duration = .milliseconds(50)
 
     /// The scan budget for `filter`.
     public static func scanBudget(for filter: RecordFilter) -> Int {
         (filter.text ?? "").isEmpty ? recordScanBudget : textScanBudget
+    }
+
+    /// Rows looked at per step of a listing (the time budget is checked between steps).
+    static func scanStep(for filter: RecordFilter) -> Int {
+        (filter.text ?? "").isEmpty ? 10_000 : 2_000
     }
 
     static let listColumns = "r.seq, " + SQLiteSchema.recordColumns.map { "r.\($0)" }.joined(separator: ", ")
@@ -115,92 +125,148 @@ extension SQLiteStore {
 
     /// Lists raw records matching `filter`, newest first, `limit` per page, before `cursor`.
     ///
-    /// Reads the `start` index backwards. At most `recordScanBudget` records are looked at per
-    /// page: the boundary is found first on the index alone (cheap), then the filters run on the
-    /// rows above it.
-    public func records(matching filter: RecordFilter, limit: Int, before cursor: RecordCursor?) async throws -> RecordPage {
+    /// Walks back from the cursor in steps: each step first finds, on the index alone (cheap),
+    /// the row `scanStep` rows further back, then runs the filters on the rows above it. It stops
+    /// when the page is full, when no older row is left, or when it has looked at the scan budget
+    /// or spent `timeBudget`; the page then says the budget was reached and its cursor goes on.
+    /// Filters on the record's columns run on the `records_scan` index's entries, so only the
+    /// records that match are read from the table.
+    public func records(matching filter: RecordFilter, limit: Int, before cursor: RecordCursor?,
+                        timeBudget: Duration) async throws -> RecordPage {
         let limit = max(1, min(limit, 1000))
+        let clock = ContinuousClock()
+        let started = clock.now
         do {
             return try await pool.read { db in
-                // A text search walks the texts table (its start index, keyed by the record's
-                // sequence number): only records with texts can match, and their texts are read
-                // in order rather than looked up one by one. Otherwise the records' start index.
-                let searching = !(filter.text ?? "").isEmpty
-                let (table, alias, key) = searching ? ("texts", "t", "record") : ("records", "r", "seq")
-                var bounds: [String] = []
-                var args: [any DatabaseValueConvertible] = []
-                if let from = filter.from { bounds.append("start >= ?"); args.append(from) }
-                if let to = filter.to { bounds.append("start < ?"); args.append(to) }
-                if let cursor {
-                    bounds.append("(start < ? OR (start = ? AND \(key) < ?))")
-                    args += [cursor.start, cursor.start, cursor.sequence]
-                }
-                let boundSQL = bounds.isEmpty ? "" : "WHERE " + bounds.joined(separator: " AND ")
-                let boundary = try Row.fetchOne(db, sql: "SELECT start, \(key) FROM \(table) \(boundSQL) ORDER BY start DESC, \(key) DESC LIMIT 1 OFFSET \(Self.scanBudget(for: filter))",
-                                                arguments: StatementArguments(args))
-                    .map { RecordCursor(start: $0[0], sequence: $0[1]) }
-
-                var conditions = bounds.map { $0.replacingOccurrences(of: "start", with: "\(alias).start").replacingOccurrences(of: "\(key) <", with: "\(alias).\(key) <") }
-                var values = args
-                if let b = boundary {
-                    // The plain `start >= ?` is what bounds the index scan: SQLite cannot take a
-                    // range from the OR alone, and a filter matching fewer rows than the page
-                    // then scanned the whole time range (a 30-day text search: ~110 ms, not ~20).
-                    conditions.append("\(alias).start >= ?")
-                    conditions.append("(\(alias).start > ? OR (\(alias).start = ? AND \(alias).\(key) > ?))")
-                    values += [b.start, b.start, b.start, b.sequence]
-                }
-                for (column, value) in [("endpoint", filter.endpoint), ("model", filter.model), ("component", filter.component),
-                                        ("variant", filter.variant), ("tenant", filter.tenant)] {
-                    guard let value else { continue }
-                    conditions.append("r.\(column) = ?")
-                    values.append(value)
-                }
-                if !filter.statuses.isEmpty {
-                    conditions.append("r.status IN (\(filter.statuses.map { _ in "?" }.joined(separator: ",")))")
-                    values += filter.statuses.map(\.rawValue)
-                }
-                if filter.errorsOnly { conditions.append("r.status <> 'ok'") }
-                var slow: [String] = []
-                if let v = filter.minE2EMs { slow.append("r.e2e_ms >= ?"); values.append(v) }
-                if let v = filter.minTTFTMs { slow.append("r.ttft_ms >= ?"); values.append(v) }
-                if !slow.isEmpty { conditions.append("(" + slow.joined(separator: " OR ") + ")") }
-                if let text = filter.text, !text.isEmpty {
-                    // LIKE (case-insensitive for ASCII) with %, _ and the escape character escaped,
-                    // so that they match themselves.
-                    var pattern = "%"
-                    for c in text {
-                        if c == "%" || c == "_" || c == "\\" { pattern.append("\\") }
-                        pattern.append(c)
-                    }
-                    pattern += "%"
-                    conditions.append("(t.prompt LIKE ? ESCAPE '\\' OR t.response LIKE ? ESCAPE '\\')")
-                    values += [pattern, pattern]
-                }
-                let join = searching ? "texts t CROSS JOIN records r ON r.seq = t.record" : "records r LEFT JOIN texts t ON t.record = r.seq"
-                let sql = """
-                    SELECT \(Self.listColumns) FROM \(join)
-                    \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
-                    ORDER BY \(alias).start DESC, \(alias).\(key) DESC LIMIT \(limit)
-                    """
-                let statement = try db.cachedStatement(sql: sql)
-                try statement.setArguments(StatementArguments(values))
-                let s = RawStatement(statement, db)
-                defer { s.reset() }
+                let budget = Self.scanBudget(for: filter)
+                let step = Self.scanStep(for: filter)
+                var upper = cursor
                 var found: [StoredRecord] = []
-                while try s.step() { found.append(Self.decodeRecord(s)) }
-                if found.count == limit, let last = found.last {
-                    return RecordPage(records: found, next: RecordCursor(start: last.record.start, sequence: last.sequence))
+                var looked = 0
+                while true {
+                    let take = min(step, budget - looked)
+                    let boundary = try Self.boundary(db, filter: filter, below: upper, offset: take)
+                    let wanted = limit - found.count
+                    found += try Self.matching(db, filter: filter, above: boundary, below: upper, limit: wanted)
+                    if found.count == limit, let last = found.last {
+                        return RecordPage(records: found, next: RecordCursor(start: last.record.start, sequence: last.sequence))
+                    }
+                    guard let b = boundary else { return RecordPage(records: found, next: nil) }
+                    looked += take
+                    // The boundary row itself was not looked at: the next step starts with it.
+                    upper = RecordCursor(start: b.start, sequence: b.sequence + 1)
+                    if looked >= budget || clock.now - started >= timeBudget {
+                        return RecordPage(records: found, next: upper, scanBudgetReached: true)
+                    }
                 }
-                if let b = boundary {
-                    // The boundary row itself was not looked at: the next page starts with it.
-                    return RecordPage(records: found, next: RecordCursor(start: b.start, sequence: b.sequence + 1), scanBudgetReached: true)
-                }
-                return RecordPage(records: found, next: nil)
             }
         } catch {
             throw StoreError(code: .io, message: "record listing failed on \(databasePath)", cause: error)
         }
+    }
+
+    /// Lists raw records matching `filter` (see the other overload), within `listingTimeBudget`.
+    public func records(matching filter: RecordFilter, limit: Int, before cursor: RecordCursor?) async throws -> RecordPage {
+        try await records(matching: filter, limit: limit, before: cursor, timeBudget: Self.listingTimeBudget)
+    }
+
+    /// A text search walks the texts table (its start index, keyed by the record's sequence
+    /// number): only records with texts can match, and their texts are read in order rather than
+    /// looked up one by one. Otherwise the records' scan index.
+    private static func walk(_ filter: RecordFilter) -> (table: String, alias: String, key: String) {
+        (filter.text ?? "").isEmpty ? ("records", "r", "seq") : ("texts", "t", "record")
+    }
+
+    /// Conditions bounding the walk to the filter's time range, to rows strictly before `upper`
+    /// and strictly after `lower`, for a table aliased `alias` (or unqualified when nil).
+    ///
+    /// Each side gets exactly one plain comparison on `start`, the tighter of the range's and the
+    /// cursor's: SQLite takes an index range from the first such comparison it meets and merely
+    /// checks any second one, so `start >= from AND start >= boundary` walked the whole range
+    /// from `from` (a month) instead of the step (a 30-day listing: ~110 ms instead of ~5).
+    /// The ORs then settle ties on `start` by the key.
+    static func bounds(_ filter: RecordFilter, above lower: RecordCursor? = nil, below upper: RecordCursor?,
+                               alias: String?) -> ([String], [any DatabaseValueConvertible]) {
+        let key = walk(filter).key
+        let start = alias.map { "\($0).start" } ?? "start"
+        let keyColumn = alias.map { "\($0).\(key)" } ?? key
+        var conditions: [String] = []
+        var values: [any DatabaseValueConvertible] = []
+        if let lower, lower.start >= (filter.from ?? .min) {
+            conditions.append("\(start) >= ?")
+            conditions.append("(\(start) > ? OR (\(start) = ? AND \(keyColumn) > ?))")
+            values += [lower.start, lower.start, lower.start, lower.sequence]
+        } else if let from = filter.from {
+            conditions.append("\(start) >= ?")
+            values.append(from)
+        }
+        if let upper, upper.start < (filter.to ?? .max) {
+            conditions.append("\(start) <= ?")
+            conditions.append("(\(start) < ? OR (\(start) = ? AND \(keyColumn) < ?))")
+            values += [upper.start, upper.start, upper.start, upper.sequence]
+        } else if let to = filter.to {
+            conditions.append("\(start) < ?")
+            values.append(to)
+        }
+        return (conditions, values)
+    }
+
+    /// The row `offset` rows back from `upper` in the walked table (nil when there are fewer).
+    private static func boundary(_ db: Database, filter: RecordFilter, below upper: RecordCursor?, offset: Int) throws -> RecordCursor? {
+        let (table, _, key) = walk(filter)
+        let (conditions, values) = bounds(filter, below: upper, alias: nil)
+        let whereSQL = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        return try Row.fetchOne(db, sql: "SELECT start, \(key) FROM \(table) \(whereSQL) ORDER BY start DESC, \(key) DESC LIMIT 1 OFFSET \(offset)",
+                                arguments: StatementArguments(values))
+            .map { RecordCursor(start: $0[0], sequence: $0[1]) }
+    }
+
+    /// The records matching `filter` strictly between `lower` (nil: no lower bound) and `upper`.
+    private static func matching(_ db: Database, filter: RecordFilter, above lower: RecordCursor?, below upper: RecordCursor?,
+                                 limit: Int) throws -> [StoredRecord] {
+        let (_, alias, key) = walk(filter)
+        var (conditions, values) = bounds(filter, above: lower, below: upper, alias: alias)
+        for (column, value) in [("endpoint", filter.endpoint), ("model", filter.model), ("component", filter.component),
+                                ("variant", filter.variant), ("tenant", filter.tenant)] {
+            guard let value else { continue }
+            conditions.append("r.\(column) = ?")
+            values.append(value)
+        }
+        if !filter.statuses.isEmpty {
+            conditions.append("r.status IN (\(filter.statuses.map { _ in "?" }.joined(separator: ",")))")
+            values += filter.statuses.map(\.rawValue)
+        }
+        if filter.errorsOnly { conditions.append("r.status <> 'ok'") }
+        var slow: [String] = []
+        if let v = filter.minE2EMs { slow.append("r.e2e_ms >= ?"); values.append(v) }
+        if let v = filter.minTTFTMs { slow.append("r.ttft_ms >= ?"); values.append(v) }
+        if !slow.isEmpty { conditions.append("(" + slow.joined(separator: " OR ") + ")") }
+        if let text = filter.text, !text.isEmpty {
+            // LIKE (case-insensitive for ASCII) with %, _ and the escape character escaped,
+            // so that they match themselves.
+            var pattern = "%"
+            for c in text {
+                if c == "%" || c == "_" || c == "\\" { pattern.append("\\") }
+                pattern.append(c)
+            }
+            pattern += "%"
+            conditions.append("(t.prompt LIKE ? ESCAPE '\\' OR t.response LIKE ? ESCAPE '\\')")
+            values += [pattern, pattern]
+        }
+        let searching = !(filter.text ?? "").isEmpty
+        let join = searching ? "texts t CROSS JOIN records r ON r.seq = t.record" : "records r LEFT JOIN texts t ON t.record = r.seq"
+        let sql = """
+            SELECT \(Self.listColumns) FROM \(join)
+            \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+            ORDER BY \(alias).start DESC, \(alias).\(key) DESC LIMIT \(limit)
+            """
+        let statement = try db.cachedStatement(sql: sql)
+        try statement.setArguments(StatementArguments(values))
+        let s = RawStatement(statement, db)
+        defer { s.reset() }
+        var found: [StoredRecord] = []
+        while try s.step() { found.append(Self.decodeRecord(s)) }
+        return found
     }
 
     /// The record with the caller's `id`, or with the store's sequence number when `id` is

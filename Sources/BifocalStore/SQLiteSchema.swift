@@ -126,6 +126,18 @@ enum SQLiteSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v3-records-scan-index") { db in
+            // The record listing's index: time first (with the sequence number, so that it walks
+            // newest first in exactly the listing's order), then every column a listing filters
+            // on. A filter then runs on the index entries alone (about 100 bytes each) and only
+            // matching records are read from the table (about 600 bytes each, more with token
+            // gaps): a rare tenant's errors over 50,000 records costs a few ms instead of 100.
+            // It replaces the plain start index, which every use of it can read the same way.
+            try db.execute(sql: """
+                CREATE INDEX records_scan ON records(start, seq, status, tenant, model, endpoint, component, variant, e2e_ms, ttft_ms);
+                DROP INDEX records_start;
+                """)
+        }
         return migrator
     }
 
