@@ -79,8 +79,19 @@ public enum DemoRunner {
                 backfill.speed = options.speed
                 // The history is the calm before the script, which the live run then plays.
                 backfill.script = .startsAtEnd
-                _ = try await backfill.run(into: store, duration: options.history, end: Timestamp.now(),
-                                           seriesRawRetention: configuration.storage.seriesRawRetention, catchUp: true)
+                let seriesRawRetention = configuration.storage.seriesRawRetention
+                let history = backfill
+                do {
+                    try await interruptible(byUnixSignals: handleSignals) {
+                        _ = try await history.run(into: store, duration: options.history, end: Timestamp.now(),
+                                                   seriesRawRetention: seriesRawRetention, catchUp: true)
+                    }
+                } catch {
+                    // Stopped (or failed) before the server started: close the store so that a
+                    // temporary data folder can be removed, and the fleet stops with the group.
+                    try? await store.close()
+                    throw error
+                }
             }
             let app = buildApplication(configuration: configuration, store: store, logger: logger, onServerRunning: { bifocalPorts.continuation.yield($0) })
             tasks.addTask {
@@ -105,6 +116,26 @@ public enum DemoRunner {
         }
     }
 
+    /// Runs `work`; with `byUnixSignals`, SIGINT or SIGTERM cancels it and it throws
+    /// `DemoInterrupted` (the servers' own signal handling starts only once they run, and before
+    /// that Ctrl-C would kill the process and leave its temporary data behind).
+    static func interruptible(byUnixSignals: Bool, _ work: @escaping @Sendable () async throws -> Void) async throws {
+        guard byUnixSignals else { return try await work() }
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await work()
+                return true
+            }
+            group.addTask {
+                for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) { return false }
+                return true
+            }
+            let finished = try await group.next() ?? true
+            group.cancelAll()
+            if !finished { throw DemoInterrupted() }
+        }
+    }
+
     /// Runs one service in its own group: on a signal (when handled) or cancellation it shuts
     /// down gracefully.
     static func runUntilCancelled(_ service: some Service, logger: Logger, handleSignals: Bool) async throws {
@@ -125,6 +156,12 @@ public enum DemoRunner {
             Task { await group.triggerGracefulShutdown() }
         }
     }
+}
+
+/// The demo was stopped by a signal before its servers ran (while it wrote its history).
+public struct DemoInterrupted: Error, CustomStringConvertible {
+    /// What happened.
+    public var description: String { "stopped while writing the history" }
 }
 
 /// Why the demo could not run.

@@ -241,13 +241,49 @@ public struct Scenario: Sendable, Hashable, Codable {
     /// The names of the built-in scenarios.
     public static let builtInNames = ["steady", "surge", "kv-pressure", "memory-leak", "bad-deploy", "prompt-drift", "upstream-errors", "p4de-incident"]
 
-    /// Where the built-in scenario files are.
-    public static var builtInDirectory: URL? { Bundle.module.url(forResource: "Scenarios", withExtension: nil) }
+    /// The resource bundle SwiftPM builds beside the binary, which holds the `Scenarios` folder.
+    static let resourceBundleName = "Bifocal_BifocalSimulator.resources"
+
+    /// Folders that may hold the built-in scenario files, in order: the resource bundle beside the
+    /// running binary (as SwiftPM lays it out, and as an install copies it), beside the binary a
+    /// symbolic link points to, and the package's source folder (a build on this machine).
+    ///
+    /// SwiftPM's own `Bundle.module` stops the process when its bundle is missing; a binary copied
+    /// without its bundle should say what is missing instead.
+    static var builtInCandidates: [URL] {
+        var folders = [Bundle.main.bundleURL]
+        if let executable = Bundle.main.executableURL {
+            folders.append(executable.resolvingSymlinksInPath().deletingLastPathComponent())
+        }
+        var candidates = folders.map { $0.appendingPathComponent(resourceBundleName).appendingPathComponent("Scenarios") }
+        candidates.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scenarios"))
+        return candidates
+    }
+
+    /// The first of `candidates` that holds the built-in scenario files.
+    static func builtInDirectory(searching candidates: [URL]) -> URL? {
+        candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("steady.yaml").path) }
+    }
+
+    /// Where the built-in scenario files are; nil when they are not installed with the binary.
+    public static var builtInDirectory: URL? { builtInDirectory(searching: builtInCandidates) }
 
     /// A built-in scenario by name.
     public static func builtIn(_ name: String) throws -> Scenario {
-        guard builtInNames.contains(name), let directory = builtInDirectory else {
+        try builtIn(name, searching: builtInCandidates)
+    }
+
+    /// A built-in scenario by name, its files looked for in `candidates`.
+    static func builtIn(_ name: String, searching candidates: [URL]) throws -> Scenario {
+        guard builtInNames.contains(name) else {
             throw SimulatorError("no scenario \(name); the built-in ones are \(builtInNames.joined(separator: ", ")), or give a YAML file's path")
+        }
+        guard let directory = builtInDirectory(searching: candidates) else {
+            throw SimulatorError("""
+                the built-in scenario files are missing: \(resourceBundleName) must sit beside the bifocal binary \
+                (looked in \(candidates.map(\.path).joined(separator: ", "))); copy it along with the binary, \
+                or give a scenario file's path
+                """)
         }
         return try load(contentsOf: directory.appendingPathComponent("\(name).yaml"))
     }

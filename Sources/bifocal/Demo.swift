@@ -48,7 +48,6 @@ struct Demo: AsyncParsableCommand {
             handler.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
             return handler
         }
-        let logger = Logger(label: "bifocal.demo")
         let temporary = data == nil
         let directory = data ?? FileManager.default.temporaryDirectory.appendingPathComponent("bifocal-demo-\(ProcessInfo.processInfo.processIdentifier)").path
         var options = DemoOptions(scenario: scenario, dataDirectory: directory)
@@ -59,6 +58,17 @@ struct Demo: AsyncParsableCommand {
         options.history = history == "0" ? 0 : try parseDuration(history, option: "--history")
         if options.history > 0 { say("writing \(history) of history in virtual time…") }
         defer { if temporary { try? FileManager.default.removeItem(atPath: directory) } }
+        do {
+            try await runDemo(options, directory: directory, temporary: temporary, scenario: scenario)
+        } catch is DemoInterrupted {
+            say("demo stopped while writing its history\(temporary ? "; its temporary data is removed" : "")")
+            return
+        }
+        say("demo stopped")
+    }
+
+    private func runDemo(_ options: DemoOptions, directory: String, temporary: Bool, scenario: Scenario) async throws {
+        let logger = Logger(label: "bifocal.demo")
         let speed = scenarioOptions.speed
         let seed = scenarioOptions.seed
         try await DemoRunner.run(options, logger: logger) { addresses, fleet, traffic in
@@ -85,6 +95,5 @@ struct Demo: AsyncParsableCommand {
             }
             _ = fleet
         }
-        say("demo stopped")
     }
 }

@@ -140,4 +140,19 @@ import Testing
         }
         for name in Scenario.builtInNames { _ = try Scenario.builtIn(name) }
     }
+
+    @Test("built-in scenarios are found beside the binary; without their bundle the error says what is missing and where it looked")
+    func builtInScenarioFiles() throws {
+        // The test binary sits in SwiftPM's build folder, beside the resource bundle.
+        let found = try #require(Scenario.builtInDirectory)
+        #expect(found.path.contains(Scenario.resourceBundleName), "\(found.path)")
+        let nowhere = FileManager.default.temporaryDirectory.appendingPathComponent("no-bundle-\(UInt64.random(in: 0...UInt64.max))")
+        do {
+            _ = try Scenario.builtIn("steady", searching: [nowhere])
+            Issue.record("a missing bundle went unnoticed")
+        } catch let error as SimulatorError {
+            #expect(error.description.contains(Scenario.resourceBundleName) && error.description.contains(nowhere.path), "\(error)")
+        }
+        #expect(throws: SimulatorError.self) { try Scenario.builtIn("no-such-scenario") }
+    }
 }
