@@ -126,9 +126,10 @@ public final class SQLiteStore: Store {
         // Aggregate the batch into minute rollup deltas before queueing for the writer, so that
         // this work runs on the caller's thread, in parallel with other batches' SQLite work.
         let deltas = WriterState.minuteDeltas(records, skipping: [])
+        let encoded = EncodedRecordParts(records)
         return try await guarded("insert") {
             try await pool.writeWithoutTransaction { [writer] db in
-                try writer.insert(records, deltas: deltas, db)
+                try writer.insert(records, deltas: deltas, encoded: encoded, db)
             }
         }
     }
@@ -145,9 +146,12 @@ public final class SQLiteStore: Store {
     /// added to the minute (and folded hour) they belong to.
     public func insertSeries(_ samples: [SeriesSample]) async throws -> Int {
         guard !samples.isEmpty else { return 0 }
+        // The series keys (canonical labels and their hashes) are made on the caller's thread, in
+        // parallel with other batches' SQLite work, as records' rollup deltas are.
+        let keys = SeriesKey.keys(of: samples)
         return try await guarded("series insert") {
             try await pool.writeWithoutTransaction { [seriesWriter] db in
-                try seriesWriter.insert(samples, db)
+                try seriesWriter.insert(samples, keys: keys, db)
             }
         }
     }
@@ -367,6 +371,36 @@ public final class SQLiteStore: Store {
 }
 
 /// A rollup row as stored: its row id (nil before its first write) and its values.
+/// A batch's label JSON and token gap blobs, encoded before the batch reaches the writer (on the
+/// caller's thread, in parallel with other batches' SQLite work), one after the other in `bytes`.
+struct EncodedRecordParts: Sendable {
+    var bytes: [UInt8] = []
+    /// Each record's labels JSON in `bytes`; empty when it has no labels.
+    var labels: [Range<Int>] = []
+    /// Each record's token gaps blob in `bytes`; empty when it keeps no gaps.
+    var gaps: [Range<Int>] = []
+
+    init(_ records: [InferenceRecord]) {
+        labels.reserveCapacity(records.count)
+        gaps.reserveCapacity(records.count)
+        var scratch: [UInt8] = []
+        for r in records {
+            var start = bytes.count
+            if !r.labels.isEmpty {
+                RecordEncoding.labelsJSON(r.labels, into: &scratch)
+                bytes += scratch
+            }
+            labels.append(start..<bytes.count)
+            start = bytes.count
+            if let values = r.itlMs, !values.isEmpty {
+                RecordEncoding.itlBlob(values, into: &scratch)
+                bytes += scratch
+            }
+            gaps.append(start..<bytes.count)
+        }
+    }
+}
+
 struct StoredRollup {
     var id: Int64?
     var values: RollupValues
@@ -374,13 +408,12 @@ struct StoredRollup {
 
 /// State of the write path, touched only on the pool's writer queue (GRDB serialises writes):
 /// a cache of the latest rollup rows so that consecutive batches do not re-read and re-decode
-/// them, and scratch buffers for encoding.
+/// them.
 final class WriterState: @unchecked Sendable {
     let configuration: StoreConfiguration
     /// Rollup rows (row id and values) as committed, for the buckets being written now.
     var cache: [RollupKey: StoredRollup] = [:]
     static let cacheLimit = 1024
-    private var scratch: [UInt8] = []
 
     init(configuration: StoreConfiguration) {
         self.configuration = configuration
@@ -395,12 +428,14 @@ final class WriterState: @unchecked Sendable {
         return minute
     }
 
-    func insert(_ records: [InferenceRecord], deltas: [RollupKey: RollupValues], _ db: Database) throws -> SinkOutcome {
+    func insert(_ records: [InferenceRecord], deltas: [RollupKey: RollupValues], encoded: EncodedRecordParts, _ db: Database) throws -> SinkOutcome {
         var outcome = SinkOutcome(accepted: 0)
         var written: [RollupKey: StoredRollup] = [:]
         do {
             try db.inTransaction(.immediate) {
-                outcome = try insertBatch(records, deltas: deltas, db, written: &written)
+                outcome = try encoded.bytes.withUnsafeBytes { bytes in
+                    try insertBatch(records, deltas: deltas, encoded: encoded, bytes, db, written: &written)
+                }
                 return .commit
             }
         } catch {
@@ -413,7 +448,8 @@ final class WriterState: @unchecked Sendable {
         return outcome
     }
 
-    private func insertBatch(_ records: [InferenceRecord], deltas: [RollupKey: RollupValues], _ db: Database, written: inout [RollupKey: StoredRollup]) throws -> SinkOutcome {
+    private func insertBatch(_ records: [InferenceRecord], deltas: [RollupKey: RollupValues], encoded: EncodedRecordParts,
+                             _ bytes: UnsafeRawBufferPointer, _ db: Database, written: inout [RollupKey: StoredRollup]) throws -> SinkOutcome {
         let insert = RawStatement(try db.cachedStatement(sql: SQLiteSchema.insertRecordSQL), db)
         var texts: RawStatement?
         var duplicates: [Int] = []
@@ -440,10 +476,8 @@ final class WriterState: @unchecked Sendable {
             if let v = r.ttftMs, v.isFinite { insert.bind(15, v) }
             if let v = r.e2eMs, v.isFinite { insert.bind(16, v) }
             if let v = r.queueMs, v.isFinite { insert.bind(17, v) }
-            if let gaps = r.itlMs, !gaps.isEmpty {
-                RecordEncoding.itlBlob(gaps, into: &scratch)
-                scratch.withUnsafeBytes { insert.bindBlob(18, $0) }
-            }
+            let gaps = encoded.gaps[position]
+            if !gaps.isEmpty { insert.bindBlob(18, UnsafeRawBufferPointer(rebasing: bytes[gaps])) }
             if let v = r.itlMeanMs, v.isFinite { insert.bind(19, v) }
             if let v = r.itlMaxMs, v.isFinite { insert.bind(20, v) }
             if let v = r.finishReason { insert.bind(21, v) }
@@ -454,12 +488,10 @@ final class WriterState: @unchecked Sendable {
             if let v = r.traceId { insert.bind(26, v) }
             if let v = r.spanId { insert.bind(27, v) }
             if let v = r.tenant { insert.bind(28, v) }
-            if !r.labels.isEmpty {
-                RecordEncoding.labelsJSON(r.labels, into: &scratch)
-                scratch.withUnsafeBytes { bytes in
-                    _ = sqlite3_bind_text(insert.handle, 29, bytes.baseAddress!.assumingMemoryBound(to: CChar.self),
-                                          Int32(bytes.count), RawStatement.transient)
-                }
+            let labels = encoded.labels[position]
+            if !labels.isEmpty {
+                _ = sqlite3_bind_text(insert.handle, 29, (bytes.baseAddress! + labels.lowerBound).assumingMemoryBound(to: CChar.self),
+                                      Int32(labels.count), RawStatement.transient)
             }
             let before = sqlite3_total_changes64(insert.connection)
             try insert.run()
