@@ -80,16 +80,16 @@ public struct SimulatorBackfill: Sendable {
         var recordsStored = 0
         var pointsStored = 0
         var t = 0.0
-        // Two stages over the cores: while one hour is scraped and stored (the store's writer on
-        // its own queue), the next one is simulated. Hours are stored one after the other, in order.
-        var storing: (task: Task<Stored, any Error>, end: Double)?
-        func finishStoring() async throws {
-            guard let (task, end) = storing else { return }
-            storing = nil
+        // Two stages over the cores, an hour at a time: while the store writes an hour (records,
+        // then series; the store's writer runs on its own queue), this task plays the next one and
+        // puts its scrapes through the scrapers. Hours are written one after the other, in order,
+        // so the store holds what a serial run leaves.
+        var storing: [(task: Task<Stored, any Error>, end: Double)] = []
+        func finishOldest() async throws {
+            let (task, end) = storing.removeFirst()
             let stored = try await task.value
             recordsStored += stored.records
             pointsStored += stored.points
-            scrapers = stored.scrapers
             progress(min(1, end / total), recordsStored, pointsStored)
         }
         do {
@@ -107,68 +107,63 @@ public struct SimulatorBackfill: Sendable {
                 var records: [InferenceRecord] = []
                 var scrapes: [SimulatedScrape] = []
                 run.run(until: next, record: { records.append($0) }, scrape: { scrapes.append($0) })
-                try await finishStoring()
-                let hour = Hour(records: records, scrapes: scrapes, scrapers: scrapers, base: base)
-                storing = (Task { try await hour.store(into: store) }, next)
+                var samples: [SeriesSample] = []
+                for scrape in scrapes {
+                    let url = base + scrape.target.path
+                    guard var scraper = scrapers[url] else { continue }
+                    var text = scrape.text
+                    let result = text.withUTF8 { scraper.process(UnsafeRawBufferPointer($0), contentType: "text/plain; version=0.0.4", at: scrape.time, duration: 2_000) }
+                    scrapers[url] = scraper
+                    samples += result.samples
+                }
+                // At most two hours wait for the writer, so memory stays bounded.
+                if storing.count >= 2 { try await finishOldest() }
+                let previous = storing.last?.task, hourRecords = records, hourSamples = samples
+                storing.append((Task {
+                    _ = try await previous?.value
+                    let records = try await Self.insert(hourRecords, into: store)
+                    let points = try await Self.insert(hourSamples, into: store)
+                    return Stored(records: records, points: points)
+                }, next))
                 t = next
             }
-            try await finishStoring()
+            while !storing.isEmpty { try await finishOldest() }
         } catch {
-            // Let a store still writing finish before the error goes up (its scrapers are lost).
-            if let (task, _) = storing { _ = try? await task.value }
+            // Let the hours still being written finish before the error goes up.
+            for (task, _) in storing { _ = try? await task.value }
             throw error
         }
         _ = try await store.enforceRetention(now: max(end, origin + Int64(total * 1e6)))
         return (recordsStored, pointsStored)
     }
 
-    /// What storing one hour wrote, and the scrapers' state after its scrapes.
+    /// What storing one hour wrote.
     struct Stored: Sendable {
         var records: Int
         var points: Int
-        var scrapers: [String: TargetScraper]
     }
 
-    /// One simulated hour on its way into the store.
-    struct Hour: Sendable {
-        var records: [InferenceRecord]
-        var scrapes: [SimulatedScrape]
-        var scrapers: [String: TargetScraper]
-        var base: String
-
-        /// Stores the records (in a child task) while the scrapes go through the scrapers, then
-        /// stores their series.
-        func store(into store: any Store) async throws -> Stored {
-            async let recordsStored = Self.insert(records, into: store)
-            var scrapers = scrapers
-            var samples: [SeriesSample] = []
-            for scrape in scrapes {
-                let url = base + scrape.target.path
-                guard var scraper = scrapers[url] else { continue }
-                var text = scrape.text
-                let result = text.withUTF8 { scraper.process(UnsafeRawBufferPointer($0), contentType: "text/plain; version=0.0.4", at: scrape.time, duration: 2_000) }
-                scrapers[url] = scraper
-                samples += result.samples
-            }
-            var points = 0
-            var position = 0
-            while position < samples.count {
-                let upper = min(position + 50_000, samples.count)
-                points += try await store.insertSeries(Array(samples[position..<upper]))
-                position = upper
-            }
-            return Stored(records: try await recordsStored, points: points, scrapers: scrapers)
+    /// Stores records in batches of 5,000.
+    static func insert(_ records: [InferenceRecord], into store: any Store) async throws -> Int {
+        var stored = 0
+        var position = 0
+        while position < records.count {
+            let upper = min(position + 5000, records.count)
+            stored += try await store.insert(Array(records[position..<upper])).accepted
+            position = upper
         }
+        return stored
+    }
 
-        static func insert(_ records: [InferenceRecord], into store: any Store) async throws -> Int {
-            var stored = 0
-            var position = 0
-            while position < records.count {
-                let upper = min(position + 5000, records.count)
-                stored += try await store.insert(Array(records[position..<upper])).accepted
-                position = upper
-            }
-            return stored
+    /// Stores series samples in batches of 50,000.
+    static func insert(_ samples: [SeriesSample], into store: any Store) async throws -> Int {
+        var points = 0
+        var position = 0
+        while position < samples.count {
+            let upper = min(position + 50_000, samples.count)
+            points += try await store.insertSeries(Array(samples[position..<upper]))
+            position = upper
         }
+        return points
     }
 }
