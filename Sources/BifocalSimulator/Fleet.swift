@@ -165,12 +165,12 @@ public struct FleetSimulation: Sendable {
         let median = spec.outputTokensMedian * effects.outputTokens
         var length = Int(min(4096, max(1, random.logNormal(mu: log(median), sigma: 0.6))))
         var answer = QuestionSet.answer(to: question, length: length, fault: fault, rng: &random)
-        length = answer.pieces.count
+        length = answer.tokens
         if let maxTokens, maxTokens > 0, length > maxTokens {
             answer.pieces = Array(answer.pieces.prefix(maxTokens))
             answer.finishReason = "length"
         }
-        if let reason = engines[index].rejection(promptTokens: promptTokens, outputTokens: answer.pieces.count) {
+        if let reason = engines[index].rejection(promptTokens: promptTokens, outputTokens: answer.tokens) {
             return .failure(status: 400, message: reason)
         }
         return .answer(answer)
@@ -178,7 +178,7 @@ public struct FleetSimulation: Sendable {
 
     /// Hands an accepted request to server `index`'s engine.
     public mutating func submit(id: UInt64, server index: Int, arrival: Double, promptTokens: Int, answer: SimulatedAnswer, keepGaps: Bool) {
-        engines[index].submit(id: id, arrival: arrival, promptTokens: promptTokens, outputTokens: answer.pieces.count,
+        engines[index].submit(id: id, arrival: arrival, promptTokens: promptTokens, outputTokens: answer.tokens,
                               finishReason: answer.finishReason, keepGaps: keepGaps)
     }
 

@@ -30,28 +30,44 @@ public enum AnswerFault: String, Sendable, Hashable, CaseIterable, Codable {
 /// The answer a simulated model streams: its pieces (one token each) and why it stops.
 public struct SimulatedAnswer: Sendable {
     /// The text in token-sized pieces; concatenated they are the answer.
-    public var pieces: [String] { didSet { whole = nil } }
+    public var pieces: [String] {
+        get { parts.count == 1 ? parts[0] : Array(parts.joined()) }
+        set {
+            parts = [newValue]
+            tokens = newValue.count
+            whole = nil
+        }
+    }
+    /// How many pieces (tokens) it has.
+    public private(set) var tokens: Int
     /// `stop`, or `length` when cut off.
     public var finishReason: String
     /// The fault that spoiled it, if any.
     public var fault: AnswerFault?
     /// The whole text.
     public var text: String { whole ?? pieces.joined() }
-    /// The whole text when it was built from whole sentences (joining hundreds of pieces costs
-    /// more than the rest of a simulated request); nil once `pieces` changes.
+    /// The pieces of each sentence, as `QuestionSet` keeps them split: an answer of a few hundred
+    /// pieces is a few arrays, not a few hundred strings copied one by one.
+    private var parts: [[String]]
+    /// The whole text, built from whole sentences (joining hundreds of pieces costs more than
+    /// the rest of a simulated request); nil once `pieces` is set.
     private var whole: String?
 
     /// An answer of these pieces.
     public init(pieces: [String], finishReason: String, fault: AnswerFault?) {
-        self.pieces = pieces
+        self.parts = [pieces]
+        self.tokens = pieces.count
         self.finishReason = finishReason
         self.fault = fault
     }
 
-    /// An answer of these pieces whose concatenation is `text`.
-    init(pieces: [String], text: String, finishReason: String, fault: AnswerFault?) {
-        self.init(pieces: pieces, finishReason: finishReason, fault: fault)
+    /// An answer made of sentences: each one's pieces, and the whole text.
+    init(parts: [[String]], text: String, finishReason: String, fault: AnswerFault?) {
+        self.parts = parts
+        self.tokens = parts.reduce(0) { $0 + $1.count }
         self.whole = text
+        self.finishReason = finishReason
+        self.fault = fault
     }
 }
 
@@ -152,8 +168,8 @@ public enum QuestionSet {
             let others = all.filter { $0 != question }
             base = others[Int(rng.next() % UInt64(others.count))].reference
         case .madeUp?: base = madeUp
-        case .refused?: return SimulatedAnswer(pieces: pieces(of: refusal), text: refusal, finishReason: "stop", fault: .refused)
-        case .toxic?: return SimulatedAnswer(pieces: pieces(of: insult), text: insult, finishReason: "stop", fault: .toxic)
+        case .refused?: return SimulatedAnswer(parts: [pieces(of: refusal)], text: refusal, finishReason: "stop", fault: .refused)
+        case .toxic?: return SimulatedAnswer(parts: [pieces(of: insult)], text: insult, finishReason: "stop", fault: .toxic)
         case .pii?: break
         case .truncated?, nil: break
         }
@@ -163,20 +179,23 @@ public enum QuestionSet {
         }
         // The base text, then elaborations until the answer is long enough; the text is built
         // from the same whole sentences as the pieces.
-        var result = pieces(of: base)
+        var parts = [pieces(of: base)]
+        var count = parts[0].count
         var text = base
         if fault == .pii {
-            result += pieces(of: contact)
+            parts.append(pieces(of: contact))
+            count += parts[1].count
             text += contact
         }
         var next = Int(rng.next() % UInt64(elaborations.count))
-        while result.count < length {
+        while count < length {
             let index = next % elaborations.count
-            result += elaborationPieces[index]
+            parts.append(elaborationPieces[index])
+            count += elaborationPieces[index].count
             text += elaborations[index]
             next += 1
         }
-        return SimulatedAnswer(pieces: result, text: text, finishReason: "stop", fault: fault)
+        return SimulatedAnswer(parts: parts, text: text, finishReason: "stop", fault: fault)
     }
 
     static let elaborationPieces: [[String]] = elaborations.map { splitPieces($0) }
