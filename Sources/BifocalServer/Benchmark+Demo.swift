@@ -118,9 +118,9 @@ extension Benchmark {
         }
     }
 
-    /// Writes `days` of the scenario's history (ending at `end`, default now) into a fresh store in
-    /// virtual time and reports how long it took.
-    public static func backfill(scenario name: String, days: Double, load: Double, end: Int64? = nil, directory: String,
+    /// Writes `days` of the scenario's history (ending at `end`, default now; every `textEvery`-th
+    /// record with its texts) into a fresh store in virtual time and reports how long it took.
+    public static func backfill(scenario name: String, days: Double, load: Double, end: Int64? = nil, textEvery: Int = 1, directory: String,
                                 report: @escaping @Sendable (String) -> Void) async throws {
         var scenario = try Scenario.named(name)
         scenario.fleet = scenario.fleet.scaled(load: load)
@@ -132,7 +132,8 @@ extension Benchmark {
         let store = try SQLiteStore.open(storage)
         let clock = ContinuousClock()
         let begin = clock.now
-        let backfill = SimulatorBackfill(scenario: scenario, seed: 1, simulatorBaseURL: "http://127.0.0.1:8788")
+        var backfill = SimulatorBackfill(scenario: scenario, seed: 1, simulatorBaseURL: "http://127.0.0.1:8788")
+        backfill.textEvery = textEvery
         let result = try await backfill.run(into: store, duration: duration, end: end ?? Timestamp.now(), seriesRawRetention: storage.seriesRawRetention)
         let seconds = Double((clock.now - begin).components.seconds) + Double((clock.now - begin).components.attoseconds) / 1e18
         try await store.close()

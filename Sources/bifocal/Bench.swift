@@ -77,6 +77,8 @@ struct Bench: AsyncParsableCommand {
     var backfillLoad: Double = 1
     @Option(name: .long, help: "End of the backfill run's history, seconds since the epoch (default: now); a fixed end writes the same records run after run.")
     var backfillEnd: Double?
+    @Option(name: .long, help: "Every n-th record of the backfill run keeps its prompt, response and reference (the default, 1, as bifocal simulate --backfill writes).")
+    var backfillTextEvery: Int = 1
 
     @Option(name: .long, help: "Data folder (default: a temporary folder, removed afterwards).")
     var data: String?
@@ -144,7 +146,7 @@ struct Bench: AsyncParsableCommand {
         if what == "backfill" {
             let path = try folder("backfill")
             try await Benchmark.backfill(scenario: demoScenario, days: backfillDays, load: backfillLoad,
-                                         end: backfillEnd.map { Int64($0 * 1e6) }, directory: path, report: report)
+                                         end: backfillEnd.map { Int64($0 * 1e6) }, textEvery: backfillTextEvery, directory: path, report: report)
             cleanup(path)
         }
         if what == "query" || what == "all" {
