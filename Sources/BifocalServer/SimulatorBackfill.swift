@@ -94,6 +94,9 @@ public struct SimulatorBackfill: Sendable {
         }
         do {
             while true {
+                // A cancelled backfill (Ctrl-C during the demo's history) stops at the next hour;
+                // the hours being written finish first (below).
+                try Task.checkCancellation()
                 if t >= total {
                     // A history that should end now ends when it is written: playing it took time, so
                     // it plays on (a shorter stretch each round) until it has caught up with the clock.

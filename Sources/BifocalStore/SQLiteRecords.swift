@@ -186,7 +186,7 @@ extension SQLiteStore {
     /// from `from` (a month) instead of the step (a 30-day listing: ~110 ms instead of ~5).
     /// The ORs then settle ties on `start` by the key.
     static func bounds(_ filter: RecordFilter, above lower: RecordCursor? = nil, below upper: RecordCursor?,
-                               alias: String?) -> ([String], [any DatabaseValueConvertible]) {
+                       alias: String?) -> ([String], [any DatabaseValueConvertible]) {
         let key = walk(filter).key
         let start = alias.map { "\($0).start" } ?? "start"
         let keyColumn = alias.map { "\($0).\(key)" } ?? key
