@@ -69,8 +69,8 @@ struct Bench: AsyncParsableCommand {
     var demoMinutes: Double = 10
     @Option(name: .long, help: "Speed of the demo run's scenario script.")
     var demoSpeed: Double = 10
-    @Flag(name: .long, help: "Run the demo run's tasks on NIO's event loops (NIO's global-executor hook).")
-    var demoNioExecutor = false
+    @Flag(name: .long, help: "Run Swift's tasks on NIO's event loops (NIO's global-executor hook) in every run.")
+    var nioExecutor = false
     @Option(name: .long, help: "Days of history for the backfill run (not part of all).")
     var backfillDays: Double = 7
     @Option(name: .long, help: "Load multiplier for the backfill run.")
@@ -86,6 +86,9 @@ struct Bench: AsyncParsableCommand {
     func run() async throws {
         guard ["decode", "ingest", "query", "parse", "scrape", "otlp", "dashboard", "gateway", "demo", "backfill", "all"].contains(what) else {
             throw ValidationError("measure decode, ingest, query, parse, scrape, otlp, dashboard, gateway, demo, backfill or all, not \(what)")
+        }
+        if nioExecutor {
+            say("tasks run on NIO's event loops: \(NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor())")
         }
         #if DEBUG
         print("warning: this is a debug build; figures mean little. Use `swift build -c release`.")
@@ -136,9 +139,6 @@ struct Bench: AsyncParsableCommand {
             cleanup(path)
         }
         if what == "demo" {
-            if demoNioExecutor {
-                say("tasks run on NIO's event loops: \(NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor())")
-            }
             let path = try folder("demo")
             try await Benchmark.demo(scenario: demoScenario, minutes: demoMinutes, speed: demoSpeed, directory: path, report: report)
             cleanup(path)
