@@ -370,7 +370,6 @@ public final class SQLiteStore: Store {
     }
 }
 
-/// A rollup row as stored: its row id (nil before its first write) and its values.
 /// A batch's label JSON and token gap blobs, encoded before the batch reaches the writer (on the
 /// caller's thread, in parallel with other batches' SQLite work), one after the other in `bytes`.
 struct EncodedRecordParts: Sendable {
@@ -401,6 +400,7 @@ struct EncodedRecordParts: Sendable {
     }
 }
 
+/// A rollup row as stored: its row id (nil before its first write) and its values.
 struct StoredRollup {
     var id: Int64?
     var values: RollupValues
