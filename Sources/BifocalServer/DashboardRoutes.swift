@@ -16,9 +16,9 @@ struct DashboardRoutes {
     static func parameters(_ request: Request) -> (single: [String: String], all: [(String, String)]) {
         var single: [String: String] = [:]
         var all: [(String, String)] = []
-        for (key, value) in request.uri.queryParameters {
-            single[String(key)] = String(value)
-            all.append((String(key), String(value)))
+        for (key, value) in request.formParameters {
+            single[key] = value
+            all.append((key, value))
         }
         return (single, all)
     }

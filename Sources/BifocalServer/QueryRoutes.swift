@@ -157,7 +157,7 @@ struct QueryRoutes {
             return Response.json(Self.renderCatalog(families: families))
         }
         router.get("/api/v1/query") { request, _ in
-            let parameters = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
+            let parameters = request.formParameters
             do {
                 let query = try Self.parse(parameters, now: clock())
                 let result = try await store.query(query)

@@ -96,7 +96,7 @@ struct RecordsRoutes {
         let settings = settings
         let clock = clock
         router.get("/api/v1/records") { request, _ in
-            let parameters = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
+            let parameters = request.formParameters
             let parsed: (RecordFilter, Int, RecordCursor?)
             do {
                 parsed = try Self.parse(parameters, now: clock(), settings: settings)

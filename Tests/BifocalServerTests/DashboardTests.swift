@@ -137,6 +137,9 @@ struct DashboardTests {
             #expect(try await refs("slow=e2e").0 == ["r1", "r9", "r17", "r25", "r33"])
             #expect(try await refs("min_e2e=10s&tenant=team-1").0 == ["r1", "r9", "r17", "r25", "r33"])
             #expect(try await refs("q=REFUND").0 == ["r7"])
+            #expect(try await refs("q=refund+policy").0 == ["r7"], "a + is a space, as browsers send a form's spaces")
+            #expect(try await refs("q=refund%20policy").0 == ["r7"])
+            #expect(try await refs("q=refund%2Bpolicy").0.isEmpty, "%2B is a plus sign")
             #expect(try await refs("q=%25").0.isEmpty, "% is plain text, not a wildcard")
             #expect(try await refs("since=10m").0.count == 9)
             // Pages of 7 cover everything once, in order.
@@ -153,6 +156,20 @@ struct DashboardTests {
                 #expect(response.status == .badRequest, "\(bad)")
             }
         }
+    }
+
+    @Test("a search page that ran out of time before finding anything tells the script where to go on")
+    func searchGoesOn() throws {
+        let now: Int64 = 1_796_000_000_000_000
+        let view = DashboardView(parameters: ["range": "30d"], now: now)
+        let filters = DashboardPages.RequestFilters(["q": "refund"])
+        let stopped = RecordPage(records: [], next: RecordCursor(start: now - 3_600_000_000, sequence: 42), scanBudgetReached: true)
+        let html = DashboardPages.requests(view, filters: filters, page: stopped, models: [], tenants: [], settings: DashboardSettings(), totalRecords: 10)
+        #expect(html.contains("data-next=\"/ui/requests?"), "\(html)")
+        #expect(html.contains("cursor=\(now - 3_600_000_000).42"))
+        #expect(html.contains("q=refund"))
+        #expect(html.contains("back to \(DashboardPages.time(now - 3_600_000_000)) UTC"))
+        #expect(DashboardScript.js.contains("keepSearching(noMatch"))
     }
 
     @Test("one record comes back with its texts and gaps; an unknown id is a 404")
@@ -186,6 +203,7 @@ struct DashboardTests {
             #expect(!paged.text.contains("id=\"older\""), "40 records fit on one page of 50")
             let none = try await client.get("/ui/requests?range=1h&q=nothing-like-this")
             #expect(none.text.contains("id=\"no-match\""))
+            #expect(!none.text.contains("data-next"), "the whole range was searched: nothing to go on with")
             let page = try await client.get("/ui/requests/r7")
             #expect(page.status == .ok)
             #expect(page.text.contains("id=\"timeline\""))
