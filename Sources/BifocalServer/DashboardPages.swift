@@ -206,7 +206,10 @@ enum DashboardPages {
         }
         if page.records.isEmpty {
             if page.scanBudgetReached, let next = page.next {
-                body += "<p class=\"banner info\" id=\"no-match\">No request matches these filters among those searched so far (back to \(time(next.start)) UTC). “Older →” searches further back.</p>"
+                // The script follows `data-next` by itself, page by page (each one answered within
+                // the listing's time budget), until a page holds matches or the range ends.
+                let older = "/ui/requests" + query(keep + [("cursor", next.token)])
+                body += "<p class=\"banner info\" id=\"no-match\" role=\"status\" aria-live=\"polite\" data-next=\"\(escape(older))\">No request matches these filters among those searched so far (back to \(time(next.start)) UTC). “Older →” searches further back.</p>"
             } else {
                 body += "<p class=\"banner info\" id=\"no-match\">No request in this range matches these filters. Widen the time range or clear a filter.</p>"
             }

@@ -341,8 +341,38 @@ enum DashboardScript {
       .catch(function (e) { noteError(e.message); });
   }
 
+  // A search that found nothing in its time budget goes on by itself: each older page is fetched
+  // (and answered within the listing's budget) until one holds matches, which is then shown, or
+  // the range ends. The banner says how far back it has got.
+  function keepSearching(banner, rounds) {
+    var next = banner.dataset.next;
+    if (!next || rounds <= 0) return;
+    fetch(next, { headers: { accept: 'text/html' } }).then(function (r) {
+      if (!r.ok) throw new Error('HTTP ' + r.status + ' searching older requests');
+      return r.text();
+    }).then(function (html) {
+      var doc = new DOMParser().parseFromString(html, 'text/html');
+      if (doc.getElementById('request-list')) { location.replace(next); return; }
+      var further = doc.getElementById('no-match');
+      banner.textContent = further ? further.textContent : 'No request in this range matches these filters.';
+      if (further && further.dataset.next) {
+        banner.dataset.next = further.dataset.next;
+        var older = document.getElementById('older');
+        if (older) older.setAttribute('href', further.dataset.next);
+        keepSearching(banner, rounds - 1);
+      } else {
+        delete banner.dataset.next;
+        var link = document.getElementById('older');
+        if (link) link.remove();
+        document.body.dataset.searched = 'true';
+      }
+    }).catch(function (e) { noteError(e.message); });
+  }
+
   function start() {
     var page = document.body.dataset.page;
+    var noMatch = document.getElementById('no-match');
+    if (noMatch && noMatch.dataset.next) keepSearching(noMatch, 500);
     var form = document.querySelector('form.controls');
     if (form) {
       var range = form.querySelector('select[name=range]');
