@@ -1,3 +1,4 @@
+import BifocalCore
 /// The parts of the OTLP data model (opentelemetry-proto v1.10.0) that Bifocal reads, as decoded
 /// from either OTLP/protobuf (`OTLPProtobuf`) or OTLP/JSON (`OTLPJSON`). Fields Bifocal has no use
 /// for (links, dropped counts, exemplars, schema URLs, entity refs) are skipped while decoding.
@@ -96,22 +97,7 @@ public enum OTLPValue: Sendable, Hashable {
         }
     }
 
-    static func jsonQuoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func jsonQuoted(_ s: String) -> String { JSONText.quoted(s) }
 }
 
 /// A key and its value (`opentelemetry.proto.common.v1.KeyValue`).
